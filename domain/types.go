@@ -49,6 +49,9 @@ const (
 	ResolutionDuplicate Resolution = "duplicate"
 )
 
+// SystemActor is the actor of changes the bot makes on its own (escalations, scheduled work).
+const SystemActor UserID = "workbot"
+
 // Item is one piece of work from intake to a terminal stage.
 type Item struct {
 	ID        ItemID
@@ -82,6 +85,11 @@ type Item struct {
 	Resolution     Resolution
 	DuplicateOf    ItemID
 	PendingHandoff HandoffID // 0 when none is pending
+
+	// NudgedAt is when the assignee was last nudged about a nearing stall in the current stage; it is
+	// cleared on every stage change. SnoozedUntil holds nudges and stall reports back until then.
+	NudgedAt     time.Time
+	SnoozedUntil time.Time
 
 	CreatedAt      time.Time
 	StageEnteredAt time.Time
