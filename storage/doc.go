@@ -1,0 +1,57 @@
+// Package storage keeps workbot's state in one bbolt file and implements domain.Store on it.
+//
+// # Bucket tree
+//
+// Keys written <seq BE> are uint64 sequence numbers, big-endian so byte order is numeric order.
+// <group> in an index key is uvarint(len(s)) followed by s, so one user's prefix is never the
+// prefix of another's ("U1" and "U12").
+//
+//	meta/schema_version                    uint64 BE (see migrations in migrate.go)
+//	items/<seq BE>                         itemRecord; bucket sequence = last item ID
+//	idx_open/<seq BE>                      itemRecord, a byte-for-byte copy of items/<seq> for open items
+//	idx_assignee/<group user><seq BE>      empty; open items only; user "" = unassigned
+//	idx_stage/<group stage><seq BE>        empty; open items only
+//	idx_requester/<group user><seq BE>     empty; every item, open or closed (schema 2)
+//	handoffs/<seq BE>                      handoffRecord; bucket sequence = last handoff ID
+//	idx_handoff_pending/<seq BE>           empty; handoffs awaiting approval or a decision
+//	people/<user ID>                       personRecord
+//	events/<seq BE>                        eventRecord; append-only; bucket sequence = last Seq
+//	events_by_time/<time BE><seq BE>       empty; time = UnixNano with the sign bit flipped, 0 for the zero time
+//	events_by_item/<item BE><seq BE>       empty; events with an item only
+//	kv/<bucket>/<key>                      raw bytes owned by the bot (message refs, digest slots, dedupe)
+//
+// idx_open is a covering index: it holds the whole record, not just the key, so reading every open
+// item (the digest, App Home) is one sequential scan whose cost does not grow with closed history.
+// The price is writing open items twice.
+//
+// Every PutItem, PutHandoff and AppendEvent updates the record and its index entries in the same
+// transaction; CheckConsistency and Check verify both directions (every record has its entries, every
+// entry points to a record that wants it).
+//
+// # Record encoding
+//
+// Records are private types (itemRecord, handoffRecord, personRecord, eventRecord) converted to and
+// from domain types, so a rename in domain cannot change the file. They are encoded in a compact
+// binary form, because the digest decodes every open item and JSON costs several microseconds per
+// record:
+//
+//	byte     record version (1 for all record types today)
+//	uvarint  field count N
+//	N fields in a fixed order per type (see the encode methods in records.go):
+//	  uint     uvarint                      int      zigzag varint
+//	  bool     one byte, 0 or 1             string   uvarint length, then bytes (UTF-8)
+//	  time     uvarint: 0 = zero time, else zigzag(UnixNano)+1; decoded in UTC
+//	  date     zigzag varint year, uvarint month, uvarint day (zero date = 0,0,0)
+//	  []ItemID uvarint count, then uvarint each
+//	  changes  uvarint count, then field, before, after as strings
+//
+// Fields are only ever appended. A reader fills fields beyond N with zero values (an older record)
+// and ignores bytes after the fields it knows (a newer record). A change in a field's meaning needs
+// a new record version and a migration.
+//
+// # Transactions
+//
+// Update groups concurrent writers into one commit with bbolt's Batch (MaxBatchDelay, 2 ms by
+// default), so a function may run more than once; domain.Store allows that. View runs on a snapshot.
+// Byte slices from bbolt are copied before they leave a transaction.
+package storage
