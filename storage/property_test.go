@@ -1,0 +1,351 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"workbot/domain"
+)
+
+// model is the property test's idea of what the store holds, kept with plain maps.
+type model struct {
+	items    map[domain.ItemID]domain.Item
+	handoffs map[domain.HandoffID]domain.Handoff
+	people   map[domain.UserID]domain.Person
+	events   []domain.Event
+	nextItem domain.ItemID
+	nextHO   domain.HandoffID
+}
+
+func (m *model) clone() *model {
+	return &model{
+		items: maps(m.items), handoffs: maps(m.handoffs), people: maps(m.people),
+		events: slices.Clone(m.events), nextItem: m.nextItem, nextHO: m.nextHO,
+	}
+}
+
+func maps[K comparable, V any](in map[K]V) map[K]V {
+	out := make(map[K]V, len(in))
+	for k, v := range in {
+		out[k] = v
+	}
+	return out
+}
+
+var (
+	propUsers  = []domain.UserID{"", "UA", "UB", "UC", "UD", "UE"}
+	propStages = []domain.StageID{"intake", "todo", "in_progress", "review"}
+	errAbort   = errors.New("abort this transaction")
+)
+
+// TestPropertyIndexesMatchFullScan runs random operations through Update against a model and then
+// compares every query the store answers from an index with the model, and runs Check.
+func TestPropertyIndexesMatchFullScan(t *testing.T) {
+	seed := uint64(20261125)
+	if s := os.Getenv("WORKBOT_PROPERTY_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("WORKBOT_PROPERTY_SEED: %v", err)
+		}
+		seed = v
+	}
+	t.Logf("seed %d (WORKBOT_PROPERTY_SEED=<n> runs another)", seed)
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	path := filepath.Join(t.TempDir(), "workbot.db")
+	// A tiny batch delay keeps 2000 sequential operations quick; grouping is tested elsewhere.
+	opts := Options{MaxBatchDelay: time.Microsecond}
+	db, err := Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &model{items: map[domain.ItemID]domain.Item{}, handoffs: map[domain.HandoffID]domain.Handoff{}, people: map[domain.UserID]domain.Person{}}
+
+	const ops = 2000
+	for done := 0; done < ops; {
+		batch := 1 + rng.IntN(4)
+		abort := rng.IntN(10) == 0
+		var next *model
+		err := db.Update(context.Background(), func(tx domain.Tx) error {
+			next = m.clone() // Batch may rerun fn: start from the committed model each time
+			r := rand.New(rand.NewPCG(seed, uint64(done)))
+			for i := 0; i < batch; i++ {
+				if err := randomOp(tx, next, r); err != nil {
+					return err
+				}
+			}
+			if abort {
+				return errAbort
+			}
+			return nil
+		})
+		switch {
+		case abort && errors.Is(err, errAbort):
+		case err != nil:
+			t.Fatalf("op %d: %v", done, err)
+		default:
+			m = next
+		}
+		done += batch
+		if done%500 < batch {
+			compareWithModel(t, db, m, rng)
+		}
+	}
+	compareWithModel(t, db, m, rng)
+	if err := db.CheckConsistency(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := Check(path); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	db, err = Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer checkAndClose(t, db)
+	compareWithModel(t, db, m, rng)
+}
+
+func randomOp(tx domain.Tx, m *model, r *rand.Rand) error {
+	pick := func(s []domain.UserID) domain.UserID { return s[r.IntN(len(s))] }
+	at := baseTime.Add(time.Duration(r.IntN(30*24)) * time.Hour)
+	anyItem := func() (domain.Item, bool) {
+		if m.nextItem == 0 {
+			return domain.Item{}, false
+		}
+		it, ok := m.items[domain.ItemID(1+r.IntN(int(m.nextItem)))]
+		return it, ok
+	}
+	switch op := r.IntN(100); {
+	case op < 30: // create
+		id, err := tx.NextItemID()
+		if err != nil {
+			return err
+		}
+		if id != m.nextItem+1 {
+			return fmt.Errorf("NextItemID = %d, model expects %d", id, m.nextItem+1)
+		}
+		m.nextItem = id
+		it := domain.Item{
+			ID: id, Key: domain.FormatKey("W", id), Title: fmt.Sprintf("item %d", id), Requester: pick(propUsers[1:]),
+			Stage: propStages[r.IntN(len(propStages))], Assignee: pick(propUsers), Size: 3, CreatedAt: at, UpdatedAt: at,
+		}
+		if err := tx.PutItem(it); err != nil {
+			return err
+		}
+		m.items[id] = it
+		return appendEvent(tx, m, domain.Event{At: at, Actor: it.Requester, Type: domain.EventCreated, ItemID: id})
+	case op < 60: // change stage, assignee, requester or close/reopen
+		it, ok := anyItem()
+		if !ok {
+			return nil
+		}
+		switch r.IntN(5) {
+		case 0:
+			it.Stage = propStages[r.IntN(len(propStages))]
+		case 1:
+			it.Assignee = pick(propUsers)
+		case 2:
+			it.Requester = pick(propUsers)
+		case 3:
+			it.Resolution, it.DoneAt = domain.ResolutionDone, at
+		case 4:
+			it.Resolution, it.DoneAt = domain.ResolutionNone, time.Time{}
+		}
+		it.Version++
+		it.UpdatedAt = at
+		if err := tx.PutItem(it); err != nil {
+			return err
+		}
+		m.items[it.ID] = it
+		return appendEvent(tx, m, domain.Event{At: at, Actor: pick(propUsers), Type: domain.EventMoved, ItemID: it.ID})
+	case op < 75: // request a handoff
+		it, ok := anyItem()
+		if !ok {
+			return nil
+		}
+		id, err := tx.NextHandoffID()
+		if err != nil {
+			return err
+		}
+		if id != m.nextHO+1 {
+			return fmt.Errorf("NextHandoffID = %d, model expects %d", id, m.nextHO+1)
+		}
+		m.nextHO = id
+		status := domain.HandoffPending
+		if r.IntN(3) == 0 {
+			status = domain.HandoffAwaitingApproval
+		}
+		h := domain.Handoff{ID: id, ItemID: it.ID, From: it.Assignee, To: pick(propUsers[1:]), Status: status, RequestedAt: at}
+		if err := tx.PutHandoff(h); err != nil {
+			return err
+		}
+		m.handoffs[id] = h
+		return appendEvent(tx, m, domain.Event{At: at, Type: domain.EventHandoffRequested, ItemID: it.ID, Handoff: id})
+	case op < 88: // decide a handoff (or approve one)
+		if m.nextHO == 0 {
+			return nil
+		}
+		h := m.handoffs[domain.HandoffID(1+r.IntN(int(m.nextHO)))]
+		statuses := []domain.HandoffStatus{domain.HandoffPending, domain.HandoffAccepted, domain.HandoffDeclined, domain.HandoffCancelled, domain.HandoffRejected}
+		h.Status = statuses[r.IntN(len(statuses))]
+		h.DecidedAt = at
+		if err := tx.PutHandoff(h); err != nil {
+			return err
+		}
+		m.handoffs[h.ID] = h
+		return nil
+	case op < 95: // people
+		p := domain.Person{ID: pick(propUsers[1:]), Capacity: r.IntN(20), CapacitySet: r.IntN(2) == 0, UpdatedAt: at}
+		if err := tx.PutPerson(p); err != nil {
+			return err
+		}
+		m.people[p.ID] = p
+		return appendEvent(tx, m, domain.Event{At: at, Type: domain.EventCapacitySet, Subject: p.ID})
+	default: // a read inside the write transaction sees the writes so far
+		it, ok := anyItem()
+		if !ok {
+			return nil
+		}
+		got, err := tx.Item(it.ID)
+		if err != nil {
+			return err
+		}
+		if !reflect.DeepEqual(got, it) {
+			return fmt.Errorf("Item(%d) inside Update = %+v, model %+v", it.ID, got, it)
+		}
+		return nil
+	}
+}
+
+func appendEvent(tx domain.Tx, m *model, e domain.Event) error {
+	if err := tx.AppendEvent(e); err != nil {
+		return err
+	}
+	e.Seq = uint64(len(m.events) + 1)
+	m.events = append(m.events, e)
+	return nil
+}
+
+func compareWithModel(t *testing.T, db *DB, m *model, rng *rand.Rand) {
+	t.Helper()
+	var ids []domain.ItemID
+	for id := range m.items {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	filter := func(keep func(domain.Item) bool) []domain.Item {
+		var out []domain.Item
+		for _, id := range ids {
+			if it := m.items[id]; keep(it) {
+				out = append(out, it)
+			}
+		}
+		return out
+	}
+	same := func(what string, got, want any) {
+		t.Helper()
+		if reflect.DeepEqual(got, want) {
+			return
+		}
+		// Item lists are long; their IDs say what went wrong.
+		if g, ok := got.([]domain.Item); ok {
+			got, want = itemIDs(g), itemIDs(want.([]domain.Item))
+		}
+		t.Errorf("%s:\n got  %v\n want %v", what, got, want)
+	}
+	err := db.View(context.Background(), func(tx domain.ReadTx) error {
+		same("OpenItems", collectItems(t, tx.OpenItems), filter(domain.Item.Open))
+		for _, u := range propUsers {
+			same("OpenItemsByAssignee("+string(u)+")",
+				collectItems(t, func(f func(domain.Item) bool) error { return tx.OpenItemsByAssignee(u, f) }),
+				filter(func(it domain.Item) bool { return it.Open() && it.Assignee == u }))
+			want := filter(func(it domain.Item) bool { return it.Requester == u })
+			slices.Reverse(want)
+			same("ItemsByRequester("+string(u)+")",
+				collectItems(t, func(f func(domain.Item) bool) error { return tx.ItemsByRequester(u, f) }), want)
+		}
+		for _, s := range propStages {
+			same("OpenItemsInStage("+string(s)+")",
+				collectItems(t, func(f func(domain.Item) bool) error { return tx.OpenItemsInStage(s, f) }),
+				filter(func(it domain.Item) bool { return it.Open() && it.Stage == s }))
+		}
+		for _, id := range ids {
+			got, err := tx.Item(id)
+			if err != nil {
+				return err
+			}
+			same(fmt.Sprintf("Item(%d)", id), got, m.items[id])
+		}
+
+		var gotPending, wantPending []domain.Handoff
+		if err := tx.PendingHandoffs(func(h domain.Handoff) bool { gotPending = append(gotPending, h); return true }); err != nil {
+			return err
+		}
+		for id := domain.HandoffID(1); id <= m.nextHO; id++ {
+			if h := m.handoffs[id]; !h.Status.Decided() {
+				wantPending = append(wantPending, h)
+			}
+		}
+		same("PendingHandoffs", gotPending, wantPending)
+
+		var gotPeople, wantPeople []domain.Person
+		if err := tx.People(func(p domain.Person) bool { gotPeople = append(gotPeople, p); return true }); err != nil {
+			return err
+		}
+		for _, u := range propUsers {
+			if p, ok := m.people[u]; ok {
+				wantPeople = append(wantPeople, p)
+			}
+		}
+		same("People", gotPeople, wantPeople)
+
+		for i := 0; i < 5; i++ {
+			from := baseTime.Add(time.Duration(rng.IntN(30*24)) * time.Hour)
+			to := from.Add(time.Duration(rng.IntN(10*24)) * time.Hour)
+			var got, want []domain.Event
+			if err := tx.EventsBetween(from, to, func(e domain.Event) bool { got = append(got, e); return true }); err != nil {
+				return err
+			}
+			for _, e := range m.events {
+				if !e.At.Before(from) && e.At.Before(to) {
+					want = append(want, e)
+				}
+			}
+			slices.SortStableFunc(want, func(a, b domain.Event) int { return a.At.Compare(b.At) })
+			same(fmt.Sprintf("EventsBetween(%v, %v)", from, to), got, want)
+		}
+		for _, id := range ids[:min(len(ids), 20)] {
+			var got, want []domain.Event
+			if err := tx.ItemEvents(id, func(e domain.Event) bool { got = append(got, e); return true }); err != nil {
+				return err
+			}
+			for _, e := range m.events {
+				if e.ItemID == id {
+					want = append(want, e)
+				}
+			}
+			same(fmt.Sprintf("ItemEvents(%d)", id), got, want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []domain.Event
+	if err := db.ExportEvents(func(e domain.Event) error { all = append(all, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	same("ExportEvents", all, m.events)
+}
