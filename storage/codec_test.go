@@ -1,0 +1,121 @@
+package storage
+
+import (
+	"encoding/binary"
+	"reflect"
+	"testing"
+	"time"
+
+	"workbot/domain"
+)
+
+func TestTimeEncodingKeepsZeroEpochAndNegatives(t *testing.T) {
+	for _, tm := range []time.Time{
+		{}, time.Unix(0, 0).UTC(), time.Unix(-1, 5).UTC(), baseTime, time.Date(2200, 1, 1, 0, 0, 0, 1, time.UTC),
+	} {
+		if got := decodeTime(encodeTime(tm)); !got.Equal(tm) || got.IsZero() != tm.IsZero() {
+			t.Errorf("decodeTime(encodeTime(%v)) = %v", tm, got)
+		}
+	}
+	local := time.Date(2026, 3, 29, 2, 30, 0, 0, time.FixedZone("X", 3600))
+	if got := decodeTime(encodeTime(local)); !got.Equal(local) || got.Location() != time.UTC {
+		t.Errorf("a zoned time decodes to %v; want the same instant in UTC", got)
+	}
+}
+
+// rewriteFieldCount builds a record with a different declared field count and body, as an older or
+// newer writer would have.
+func rewriteFieldCount(rec []byte, fields uint64, body []byte) []byte {
+	out := []byte{rec[0]}
+	out = binary.AppendUvarint(out, fields)
+	return append(out, body...)
+}
+
+func TestDecodeToleratesOlderAndNewerRecords(t *testing.T) {
+	want := itemToRecord(fullItem(9))
+	rec := want.encode()
+	n, k := binary.Uvarint(rec[1:])
+	body := rec[1+k:]
+
+	// Newer: two unknown fields appended after the known ones.
+	newer := rewriteFieldCount(rec, n+2, append(append([]byte{}, body...), binary.AppendUvarint(binary.AppendUvarint(nil, 7), 8)...))
+	got, err := decodeItem(newer)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("record with extra trailing fields: %+v, %v", got, err)
+	}
+
+	// Older: only the first field (ID) existed; every later field reads as its zero value.
+	idOnly := binary.AppendUvarint(nil, 9)
+	got, err = decodeItem(rewriteFieldCount(rec, 1, idOnly))
+	if err != nil || !reflect.DeepEqual(got, itemRecord{ID: 9}) {
+		t.Errorf("record with one field: %+v, %v", got, err)
+	}
+}
+
+func TestDecodeRejectsDamagedRecords(t *testing.T) {
+	rec := itemToRecord(fullItem(9)).encode()
+	for name, b := range map[string][]byte{
+		"empty":           nil,
+		"unknown version": append([]byte{99}, rec[1:]...),
+		"truncated":       rec[:len(rec)/2],
+		"huge length":     {1, 2, 1, 0xff, 0xff, 0xff, 0xff, 0x0f},
+	} {
+		if _, err := decodeItem(b); err == nil {
+			t.Errorf("%s: decodeItem accepted a damaged record", name)
+		}
+	}
+	if _, err := decodePerson([]byte{1, 4, 0, 0, 0, 9}); err == nil {
+		t.Error("decodePerson accepted a bool byte of 9")
+	}
+}
+
+func FuzzDecodeItem(f *testing.F) {
+	f.Add(itemToRecord(fullItem(1)).encode())
+	f.Add(itemToRecord(domain.Item{ID: 2}).encode())
+	f.Add([]byte{1, 255, 255, 255, 255, 15})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := decodeItem(b) // must not panic on anything
+		if err != nil {
+			return
+		}
+		// Whatever decodes re-encodes to something that decodes to the same record.
+		again, err := decodeItem(r.encode())
+		if err != nil || !reflect.DeepEqual(normalize(again), normalize(r)) {
+			t.Fatalf("re-encoding changed the record: %+v vs %+v (%v)", again, r, err)
+		}
+	})
+}
+
+// normalize makes an empty DependsOn comparable with a nil one.
+func normalize(r itemRecord) itemRecord {
+	if len(r.DependsOn) == 0 {
+		r.DependsOn = nil
+	}
+	return r
+}
+
+func FuzzDecodeOtherRecords(f *testing.F) {
+	f.Add(handoffToRecord(domain.Handoff{ID: 1, Status: domain.HandoffPending, RequestedAt: baseTime}).encode())
+	f.Add(personToRecord(domain.Person{ID: "U1", Capacity: 5}).encode())
+	f.Add(eventToRecord(domain.Event{Seq: 1, At: baseTime, Changes: []domain.Change{{"a", "b", "c"}}}).encode())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _ = decodeHandoff(b)
+		_, _ = decodePerson(b)
+		_, _ = decodeEvent(b)
+	})
+}
+
+func TestGroupKeysDoNotCollide(t *testing.T) {
+	a := groupPrefix("U1")
+	b := groupKey("U12", 1)
+	if hasPrefix(b, a) {
+		t.Error(`group "U1" is a prefix of a key of group "U12"`)
+	}
+	g, seq, ok := splitGroupKey(groupKey("stage", 77))
+	if !ok || g != "stage" || seq != 77 {
+		t.Errorf("splitGroupKey = %q, %d, %v", g, seq, ok)
+	}
+	if _, _, ok := splitGroupKey([]byte{5, 'a'}); ok {
+		t.Error("splitGroupKey accepted a short key")
+	}
+}
