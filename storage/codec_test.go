@@ -97,7 +97,7 @@ func normalize(r itemRecord) itemRecord {
 func FuzzDecodeOtherRecords(f *testing.F) {
 	f.Add(handoffToRecord(domain.Handoff{ID: 1, Status: domain.HandoffPending, RequestedAt: baseTime}).encode())
 	f.Add(personToRecord(domain.Person{ID: "U1", Capacity: 5}).encode())
-	f.Add(eventToRecord(domain.Event{Seq: 1, At: baseTime, Changes: []domain.Change{{"a", "b", "c"}}}).encode())
+	f.Add(eventToRecord(domain.Event{Seq: 1, At: baseTime, Changes: []domain.Change{{Field: "a", Before: "b", After: "c"}}}).encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = decodeHandoff(b)
 		_, _ = decodePerson(b)
