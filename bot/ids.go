@@ -6,3 +6,67 @@ package bot
 // SlashCommand is the one slash command the app registers; manifest.yaml must declare the same name
 // (a test checks it).
 const SlashCommand = "/work"
+
+// Action IDs of buttons and selects. A button's value carries the item or handoff ID it acts on; the
+// handler re-reads the state and re-checks permissions, so a forged or stale value changes nothing.
+const (
+	ActionPrioritise     = "item_prioritise"
+	ActionAssign         = "item_assign"
+	ActionStart          = "item_start"
+	ActionMove           = "item_move" // a static select: the selected option's value is "<id>|<stage>"
+	ActionDone           = "item_done"
+	ActionBlock          = "item_block"
+	ActionUnblock        = "item_unblock"
+	ActionHandoff        = "item_handoff"
+	ActionReject         = "item_reject"
+	ActionDuplicate      = "item_duplicate"
+	ActionShow           = "item_show"
+	ActionSnooze         = "item_snooze"
+	ActionHandoffAccept  = "handoff_accept"
+	ActionHandoffDecline = "handoff_decline"
+	ActionHandoffApprove = "handoff_approve"
+	ActionHandoffRefuse  = "handoff_refuse"
+	ActionHandoffCancel  = "handoff_cancel"
+	ActionAssignConfirm  = "assign_confirm" // value "<id>|<user>": assign despite the overload warning
+	ActionHomeRefresh    = "home_refresh"
+	ActionPrefsToggle    = "prefs_toggle" // value "nudges" or "digest"
+	ActionNoop           = "noop"         // selects inside modals report changes we do not need
+)
+
+// Callback IDs of modals.
+const (
+	ViewIntake        = "intake"
+	ViewPrioritise    = "prioritise"
+	ViewAssign        = "assign"
+	ViewAssignConfirm = "assign_confirm"
+	ViewHandoff       = "handoff"
+	ViewDecline       = "handoff_decline"
+	ViewRefuse        = "handoff_refuse"
+	ViewReject        = "reject"
+	ViewDuplicate     = "duplicate"
+	ViewBlock         = "block"
+)
+
+// Block IDs of modal inputs; response_action errors are keyed by them.
+const (
+	BlockTitle     = "title"
+	BlockDetails   = "details"
+	BlockKind      = "kind"
+	BlockTeam      = "team"
+	BlockValue     = "value"
+	BlockUrgency   = "urgency"
+	BlockSize      = "size"
+	BlockDue       = "due"
+	BlockPin       = "pin"
+	BlockAssignee  = "assignee"
+	BlockTarget    = "target"
+	BlockNoteDone  = "note_done"
+	BlockNoteNext  = "note_next"
+	BlockNoteLinks = "note_links"
+	BlockNextStage = "next_stage"
+	BlockReason    = "reason"
+	BlockOf        = "duplicate_of"
+)
+
+// inputAction is the action_id of every modal input: one per block, so the block ID alone names the field.
+const inputAction = "v"

@@ -1,0 +1,487 @@
+package bot
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"workbot/domain"
+)
+
+// viewDeadline is how long a view submission may take before we must ack anyway: Slack gives 3 s.
+const viewDeadline = 2500 * time.Millisecond
+
+func (b *Bot) routeInteraction(ctx context.Context, envelopeID string, cb slack.InteractionCallback) {
+	switch cb.Type {
+	case slack.InteractionTypeBlockActions:
+		b.ack(envelopeID, nil)
+		if len(cb.ActionCallback.BlockActions) == 0 {
+			return
+		}
+		act := *cb.ActionCallback.BlockActions[0]
+		b.enqueue(ctx, actionKey(act), "action", func(ctx context.Context) { b.handleAction(ctx, cb, act) })
+	case slack.InteractionTypeViewSubmission:
+		// The ack carries field errors, so it waits for validation and the commit, within the deadline.
+		done := make(chan *slack.ViewSubmissionResponse, 1)
+		key := "user:" + cb.User.ID
+		if id, ok := metaItem(cb.View.PrivateMetadata); ok {
+			key = itemKey(id)
+		}
+		b.enqueue(ctx, key, "view_submission", func(ctx context.Context) {
+			resp, after := b.handleSubmission(ctx, cb)
+			done <- resp
+			if after != nil {
+				after(ctx)
+			}
+		})
+		// Wait off the reader goroutine: a slow commit must not stall pings or other envelopes.
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			timer := time.NewTimer(viewDeadline)
+			defer timer.Stop()
+			select {
+			case resp := <-done:
+				if resp == nil {
+					b.ack(envelopeID, nil)
+				} else {
+					b.ack(envelopeID, resp)
+				}
+			case <-timer.C:
+				b.log.Warn().Str("callback_id", cb.View.CallbackID).Msg("view submission took too long; acked without a response")
+				b.ack(envelopeID, nil)
+			}
+		}()
+	case slack.InteractionTypeViewClosed:
+		b.ack(envelopeID, nil)
+	default:
+		b.ack(envelopeID, nil)
+		b.log.Debug().Str("type", string(cb.Type)).Msg("interaction ignored")
+	}
+}
+
+func actionKey(act slack.BlockAction) string {
+	v := act.Value
+	if v == "" {
+		v = act.SelectedOption.Value
+	}
+	head, _, _ := strings.Cut(v, "|")
+	if id, err := strconv.ParseUint(head, 10, 64); err == nil {
+		if strings.HasPrefix(act.ActionID, "handoff_") {
+			return "handoff:" + head
+		}
+		return itemKey(domain.ItemID(id))
+	}
+	return "action:" + act.ActionID
+}
+
+func metaItem(meta string) (domain.ItemID, bool) {
+	v, ok := parseMeta(meta)["item"]
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	return domain.ItemID(n), err == nil && n > 0
+}
+
+func metaHandoff(meta string) (domain.HandoffID, bool) {
+	v, ok := parseMeta(meta)["handoff"]
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	return domain.HandoffID(n), err == nil && n > 0
+}
+
+// replierFor answers a click: through response_url on messages, by DM from App Home.
+func (b *Bot) replierFor(cb slack.InteractionCallback) replier {
+	return replier{b: b, user: domain.UserID(cb.User.ID), channel: cb.Channel.ID, responseURL: cb.ResponseURL}
+}
+
+var errStaleButton = domain.Errorf(domain.EINVALID, "That button is no longer valid. Open the item again with `/work show KEY`.")
+
+func parseID(s string) (uint64, bool) {
+	n, err := strconv.ParseUint(s, 10, 64)
+	return n, err == nil && n > 0
+}
+
+func (b *Bot) handleAction(ctx context.Context, cb slack.InteractionCallback, act slack.BlockAction) {
+	r := b.replierFor(cb)
+	actor := r.user
+	value := act.Value
+	if act.ActionID == ActionMove {
+		value = act.SelectedOption.Value
+	}
+	head, tail, _ := strings.Cut(value, "|")
+	n, ok := parseID(head)
+	switch act.ActionID {
+	case ActionHomeRefresh:
+		b.refreshHome(ctx, actor)
+		return
+	case ActionPrefsToggle:
+		b.togglePref(ctx, r, value)
+		return
+	case ActionNoop:
+		return
+	}
+	if !ok {
+		r.fail(ctx, errStaleButton)
+		return
+	}
+	itemID, handoffID := domain.ItemID(n), domain.HandoffID(n)
+	openForm := func(action domain.Action, build func(domain.Item) slack.ModalViewRequest) {
+		it, err := b.svc.Item(ctx, itemID)
+		if err != nil {
+			r.fail(ctx, err)
+			return
+		}
+		if err := b.policy.Authorize(actor, action, domain.AuthContext{Item: &it}); err != nil {
+			r.fail(ctx, err)
+			return
+		}
+		b.openModal(ctx, r, cb.TriggerID, build(it))
+	}
+	switch act.ActionID {
+	case ActionPrioritise:
+		openForm(domain.ActTriage, prioritiseModal)
+	case ActionAssign:
+		openForm(domain.ActAssign, func(it domain.Item) slack.ModalViewRequest {
+			loads, err := b.svc.Loads(ctx)
+			if err != nil {
+				b.log.Warn().Err(err).Msg("loads for the assign form")
+			}
+			return assignModal(it, sortByUtilisation(loads))
+		})
+	case ActionHandoff:
+		openForm(domain.ActHandoffRequest, func(it domain.Item) slack.ModalViewRequest { return handoffModal(it, b.policy) })
+	case ActionBlock:
+		openForm(domain.ActBlock, func(it domain.Item) slack.ModalViewRequest {
+			return reasonModal(ViewBlock, "Block "+it.Key, "Block", itemMeta(it.ID), itemRef(it), "What is it blocked by?")
+		})
+	case ActionReject:
+		openForm(domain.ActReject, func(it domain.Item) slack.ModalViewRequest {
+			return reasonModal(ViewReject, "Reject "+it.Key, "Reject", itemMeta(it.ID), itemRef(it), "Why is it rejected? The requester sees this.")
+		})
+	case ActionDuplicate:
+		openForm(domain.ActDuplicate, duplicateModal)
+	case ActionShow:
+		v, events, err := b.itemViewWithEvents(ctx, itemID)
+		if err != nil {
+			r.fail(ctx, err)
+			return
+		}
+		r.say(ctx, itemText(v), showBlocks(v, events)...)
+	case ActionStart:
+		b.apply(ctx, r, func() (domain.Result, error) { return b.svc.Start(ctx, actor, itemID) }, "Started")
+	case ActionDone:
+		b.apply(ctx, r, func() (domain.Result, error) { return b.svc.Done(ctx, actor, itemID) }, "Done")
+	case ActionUnblock:
+		b.apply(ctx, r, func() (domain.Result, error) { return b.svc.Unblock(ctx, actor, itemID) }, "Unblocked")
+	case ActionSnooze:
+		until := b.policy.Calendar.AddWorkingTime(b.now(), 24*time.Hour)
+		b.apply(ctx, r, func() (domain.Result, error) { return b.svc.Snooze(ctx, actor, itemID, until) }, "Snoozed for a working day")
+	case ActionMove:
+		stage, ok := b.findStage(tail)
+		if !ok {
+			r.fail(ctx, errStaleButton)
+			return
+		}
+		b.apply(ctx, r, func() (domain.Result, error) { return b.svc.Move(ctx, actor, itemID, stage) }, "Moved")
+	case ActionAssignConfirm:
+		user, ok := parseUser(tail)
+		if !ok {
+			r.fail(ctx, errStaleButton)
+			return
+		}
+		b.assignWithCheck(ctx, r, actor, itemID, user, true)
+	case ActionHandoffAccept:
+		b.decideHandoff(ctx, r, cb, func() (domain.Result, error) { return b.svc.AcceptHandoff(ctx, actor, handoffID) }, "Accepted")
+	case ActionHandoffApprove:
+		b.decideHandoff(ctx, r, cb, func() (domain.Result, error) { return b.svc.ApproveHandoff(ctx, actor, handoffID) }, "Approved")
+	case ActionHandoffCancel:
+		b.decideHandoff(ctx, r, cb, func() (domain.Result, error) { return b.svc.CancelHandoff(ctx, actor, handoffID) }, "Cancelled")
+	case ActionHandoffDecline, ActionHandoffRefuse:
+		b.openReasonForHandoff(ctx, r, cb, act.ActionID, handoffID)
+	default:
+		r.say(ctx, "⚠️ I don't know that button. It may come from an older version of workbot.")
+	}
+}
+
+// decideHandoff applies a decision; a second click on a decided handoff gets a friendly note and
+// changes nothing (the domain answers ECONFLICT).
+func (b *Bot) decideHandoff(ctx context.Context, r replier, cb slack.InteractionCallback, op func() (domain.Result, error), verb string) {
+	res, err := op()
+	if err != nil {
+		r.fail(ctx, err)
+		return
+	}
+	msg := "✅ " + verb + ": " + itemRef(res.Item)
+	for _, w := range res.Warnings {
+		msg += "\n⚠️ " + esc(w.Message)
+	}
+	r.say(ctx, msg)
+	b.announce(ctx, res)
+}
+
+func (b *Bot) openReasonForHandoff(ctx context.Context, r replier, cb slack.InteractionCallback, actionID string, id domain.HandoffID) {
+	var h domain.Handoff
+	var it domain.Item
+	err := b.db.View(ctx, func(tx domain.ReadTx) error {
+		var err error
+		if h, err = tx.Handoff(id); err != nil {
+			return err
+		}
+		it, err = tx.Item(h.ItemID)
+		return err
+	})
+	if err != nil {
+		r.fail(ctx, err)
+		return
+	}
+	action, view := domain.ActHandoffDecline, reasonModal(ViewDecline, "Decline handoff", "Decline", handoffMeta(id), itemRef(it), "Why are you declining? The sender sees this.")
+	if actionID == ActionHandoffRefuse {
+		action, view = domain.ActHandoffRefuse, reasonModal(ViewRefuse, "Refuse handoff", "Refuse", handoffMeta(id), itemRef(it), "Why is this handoff refused?")
+	}
+	if err := b.policy.Authorize(r.user, action, domain.AuthContext{Item: &it, Handoff: &h}); err != nil {
+		r.fail(ctx, err)
+		return
+	}
+	b.openModal(ctx, r, cb.TriggerID, view)
+}
+
+func (b *Bot) togglePref(ctx context.Context, r replier, which string) {
+	p, _, err := b.person(ctx, r.user)
+	if err != nil {
+		r.fail(ctx, err)
+		return
+	}
+	nudgesOff, digestOff := p.NudgesOff, p.PersonalDigestOff
+	switch which {
+	case "nudges":
+		nudgesOff = !nudgesOff
+	case "digest":
+		digestOff = !digestOff
+	default:
+		r.fail(ctx, errStaleButton)
+		return
+	}
+	if _, err := b.svc.SetPrefs(ctx, r.user, r.user, nudgesOff, digestOff); err != nil {
+		r.fail(ctx, err)
+		return
+	}
+	b.refreshHome(ctx, r.user)
+}
+
+// formValue reads one input of a submitted view, whatever its element type.
+func formValue(cb slack.InteractionCallback, blockID string) string {
+	a, ok := cb.View.State.Values[blockID][inputAction]
+	if !ok {
+		return ""
+	}
+	switch {
+	case a.SelectedOption.Value != "":
+		return a.SelectedOption.Value
+	case a.SelectedUser != "":
+		return a.SelectedUser
+	case a.SelectedDate != "":
+		return a.SelectedDate
+	}
+	return a.Value
+}
+
+func formInt(cb slack.InteractionCallback, blockID string) int {
+	n, _ := strconv.Atoi(strings.TrimSpace(formValue(cb, blockID)))
+	return n
+}
+
+// fieldBlocks maps domain field names to the form blocks that show them.
+var fieldBlocks = map[string]string{
+	"title": BlockTitle, "details": BlockDetails, "kind": BlockKind, "team": BlockTeam, "value": BlockValue,
+	"urgency": BlockUrgency, "size": BlockSize, "due": BlockDue, "pin": BlockPin, "assignee": BlockAssignee,
+	"to": BlockTarget, "target": BlockTarget, "note": BlockNoteNext, "next_stage": BlockNextStage,
+	"reason": BlockReason, "duplicate_of": BlockOf, "of": BlockOf,
+}
+
+// errorsResponse turns domain errors into the per-field errors of a view_submission ack. An error that
+// names no field shown in the form is put on fallback so the person still sees it.
+func errorsResponse(err error, cb slack.InteractionCallback, fallback string) *slack.ViewSubmissionResponse {
+	errs := map[string]string{}
+	add := func(e *domain.Error) {
+		block := fieldBlocks[e.Field]
+		if _, shown := cb.View.State.Values[block]; !shown || block == "" {
+			block = fallback
+		}
+		if _, dup := errs[block]; !dup {
+			errs[block] = cut(e.Message, 150)
+		}
+	}
+	switch e := err.(type) {
+	case domain.FieldErrors:
+		for _, fe := range e {
+			add(fe)
+		}
+	case *domain.Error:
+		add(e)
+	default:
+		add(&domain.Error{Message: domain.ErrorMessage(err)})
+	}
+	return slack.NewErrorsViewSubmissionResponse(errs)
+}
+
+// handleSubmission validates and commits a form. It returns the ack response (nil closes the modal) and
+// the announcements to make after the ack.
+func (b *Bot) handleSubmission(ctx context.Context, cb slack.InteractionCallback) (*slack.ViewSubmissionResponse, func(context.Context)) {
+	actor := domain.UserID(cb.User.ID)
+	r := replier{b: b, user: actor}
+	meta := cb.View.PrivateMetadata
+	itemID, hasItem := metaItem(meta)
+	handoffID, hasHandoff := metaHandoff(meta)
+	commit := func(fallback string, op func() (domain.Result, error), verb string) (*slack.ViewSubmissionResponse, func(context.Context)) {
+		res, err := op()
+		if err != nil {
+			if domain.ErrorCode(err) == domain.EINTERNAL {
+				b.log.Error().Err(err).Str("callback_id", cb.View.CallbackID).Msg("internal error")
+			}
+			return errorsResponse(err, cb, fallback), nil
+		}
+		return nil, func(ctx context.Context) {
+			if verb != "" {
+				msg := "✅ " + verb + ": " + itemRef(res.Item)
+				for _, w := range res.Warnings {
+					msg += "\n⚠️ " + esc(w.Message)
+				}
+				r.say(ctx, msg)
+			}
+			b.announce(ctx, res)
+		}
+	}
+	needItem := func() bool { return hasItem }
+	switch cb.View.CallbackID {
+	case ViewIntake:
+		in := domain.NewItem{
+			Title:   formValue(cb, BlockTitle),
+			Details: formValue(cb, BlockDetails),
+			Kind:    formValue(cb, BlockKind),
+			Team:    domain.TeamID(formValue(cb, BlockTeam)),
+			Value:   formInt(cb, BlockValue),
+			Urgency: formInt(cb, BlockUrgency),
+			Size:    formInt(cb, BlockSize),
+		}
+		if s := formValue(cb, BlockDue); s != "" {
+			d, err := domain.ParseDate(s)
+			if err != nil {
+				return slack.NewErrorsViewSubmissionResponse(map[string]string{BlockDue: "Pick a date."}), nil
+			}
+			in.Due = d
+		}
+		return commit(BlockTitle, func() (domain.Result, error) { return b.svc.Create(ctx, actor, in) }, "")
+	case ViewPrioritise:
+		if !needItem() {
+			break
+		}
+		t := domain.Triage{Value: formInt(cb, BlockValue), Urgency: formInt(cb, BlockUrgency), Size: formInt(cb, BlockSize)}
+		if s := formValue(cb, BlockDue); s != "" {
+			d, err := domain.ParseDate(s)
+			if err != nil {
+				return slack.NewErrorsViewSubmissionResponse(map[string]string{BlockDue: "Pick a date."}), nil
+			}
+			t.Due = d
+		} else {
+			t.ClearDue = true
+		}
+		pin := strings.TrimSpace(formValue(cb, BlockPin))
+		if pin == "" {
+			t.Pin = -1
+		} else if n, err := strconv.Atoi(pin); err != nil || n < 1 || n > 999 {
+			return slack.NewErrorsViewSubmissionResponse(map[string]string{BlockPin: "A rank from 1 to 999, or empty."}), nil
+		} else {
+			t.Pin = n
+		}
+		return commit(BlockValue, func() (domain.Result, error) { return b.svc.TriageItem(ctx, actor, itemID, t) }, "Prioritised")
+	case ViewAssign:
+		if !needItem() {
+			break
+		}
+		user := domain.UserID(formValue(cb, BlockAssignee))
+		if user == "" {
+			return slack.NewErrorsViewSubmissionResponse(map[string]string{BlockAssignee: "Choose a person."}), nil
+		}
+		pv, err := b.svc.PreviewAssign(ctx, actor, itemID, user)
+		if err != nil {
+			return errorsResponse(err, cb, BlockAssignee), nil
+		}
+		if hasWarning(pv.Warnings, domain.WarnOverload) || hasWarning(pv.Warnings, domain.WarnAway) {
+			confirm := assignConfirmModal(pv)
+			return slack.NewUpdateViewSubmissionResponse(&confirm), nil
+		}
+		return commit(BlockAssignee, func() (domain.Result, error) { return b.svc.Assign(ctx, actor, itemID, user) }, "Assigned")
+	case ViewAssignConfirm:
+		user, ok := parseUser(parseMeta(meta)["user"])
+		if !needItem() || !ok {
+			break
+		}
+		res, err := b.svc.Assign(ctx, actor, itemID, user)
+		if err != nil {
+			// The confirmation view has no inputs to hang an error on, so say it by message.
+			return nil, func(ctx context.Context) { r.fail(ctx, err) }
+		}
+		return nil, func(ctx context.Context) {
+			r.say(ctx, "✅ Assigned "+itemRef(res.Item)+" to "+mention(user)+" despite the warning.")
+			b.announce(ctx, res)
+		}
+	case ViewHandoff:
+		if !needItem() {
+			break
+		}
+		req := domain.HandoffRequest{
+			To: domain.UserID(formValue(cb, BlockTarget)),
+			Note: domain.HandoffNote{
+				Done:  formValue(cb, BlockNoteDone),
+				Next:  formValue(cb, BlockNoteNext),
+				Links: formValue(cb, BlockNoteLinks),
+			},
+			NextStage: domain.StageID(formValue(cb, BlockNextStage)),
+		}
+		if req.To == "" {
+			return slack.NewErrorsViewSubmissionResponse(map[string]string{BlockTarget: "Choose a person."}), nil
+		}
+		return commit(BlockTarget, func() (domain.Result, error) { return b.svc.RequestHandoff(ctx, actor, itemID, req) }, "Handoff requested")
+	case ViewDecline, ViewRefuse:
+		if !hasHandoff {
+			break
+		}
+		reason := formValue(cb, BlockReason)
+		if cb.View.CallbackID == ViewDecline {
+			return commit(BlockReason, func() (domain.Result, error) { return b.svc.DeclineHandoff(ctx, actor, handoffID, reason) }, "Declined")
+		}
+		return commit(BlockReason, func() (domain.Result, error) { return b.svc.RefuseHandoff(ctx, actor, handoffID, reason) }, "Refused")
+	case ViewReject:
+		if !needItem() {
+			break
+		}
+		reason := formValue(cb, BlockReason)
+		return commit(BlockReason, func() (domain.Result, error) { return b.svc.Reject(ctx, actor, itemID, reason) }, "Rejected")
+	case ViewBlock:
+		if !needItem() {
+			break
+		}
+		reason := formValue(cb, BlockReason)
+		return commit(BlockReason, func() (domain.Result, error) { return b.svc.Block(ctx, actor, itemID, reason) }, "Blocked")
+	case ViewDuplicate:
+		if !needItem() {
+			break
+		}
+		of, err := domain.ParseKey(formValue(cb, BlockOf))
+		if err != nil {
+			return slack.NewErrorsViewSubmissionResponse(map[string]string{BlockOf: cut(domain.ErrorMessage(err), 150)}), nil
+		}
+		return commit(BlockOf, func() (domain.Result, error) { return b.svc.MarkDuplicate(ctx, actor, itemID, of) }, "Closed as a duplicate")
+	}
+	b.log.Warn().Str("callback_id", cut(cb.View.CallbackID, 80)).Msg("submission of an unknown or malformed form")
+	return nil, func(ctx context.Context) {
+		r.say(ctx, "⚠️ That form is no longer valid (it may come from an older version of workbot). Nothing was changed.")
+	}
+}
