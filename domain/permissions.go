@@ -227,7 +227,7 @@ func (p *Policy) teamOrConfigured(user UserID, stored TeamID) TeamID {
 
 // memberOf reports whether user belongs to team, by their stored team or the configured membership.
 func (p *Policy) memberOf(user UserID, storedTeam, team TeamID) bool {
-	if storedTeam == team {
+	if storedTeam != "" && storedTeam == team {
 		return true
 	}
 	t, ok := p.Team(team)
