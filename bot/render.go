@@ -229,8 +229,7 @@ func eventLine(e domain.Event, p *domain.Policy) string {
 		before, after := change("stage")
 		s = who + " moved it from " + esc(stageName(p, domain.StageID(before))) + " → " + esc(stageName(p, domain.StageID(after)))
 	case domain.EventBlocked:
-		_, after := change("blocked_reason")
-		s = who + " blocked it: " + escCut(oneLine(after), 300)
+		s = who + " blocked it" // the reason follows as the event's note
 	case domain.EventUnblocked:
 		s = who + " unblocked it"
 	case domain.EventDependencyAdded:
