@@ -350,3 +350,13 @@ func sortedUsers(users map[UserID]bool) []UserID {
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
 }
+
+// Unwrap exposes each field error, so ErrorCode reports EINVALID and ErrorMessage the first message for
+// a FieldErrors as for a single *Error; transports that only know *Error still show something useful.
+func (fe FieldErrors) Unwrap() []error {
+	out := make([]error, len(fe))
+	for i, e := range fe {
+		out[i] = e
+	}
+	return out
+}

@@ -1,0 +1,227 @@
+package domain
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+)
+
+// memStore is an in-memory Store for tests. Every Update runs fn twice on private copies and keeps only
+// the second, the way a grouped bbolt commit may retry it, so code that leaks results out of a discarded
+// run (appending to outer slices) shows up as duplicates.
+type memStore struct {
+	mu      sync.Mutex
+	state   memState
+	updates int // committed Updates
+	// failAppend makes AppendEvent fail, to check that a failed write leaves nothing behind.
+	failAppend error
+}
+
+type memState struct {
+	items      map[ItemID]Item
+	handoffs   map[HandoffID]Handoff
+	people     map[UserID]Person
+	events     []Event
+	itemSeq    uint64
+	handoffSeq uint64
+	eventSeq   uint64
+}
+
+func newMemStore() *memStore {
+	return &memStore{state: memState{items: map[ItemID]Item{}, handoffs: map[HandoffID]Handoff{}, people: map[UserID]Person{}}}
+}
+
+func cloneItem(it Item) Item {
+	it.DependsOn = slices.Clone(it.DependsOn)
+	return it
+}
+
+func cloneEvent(e Event) Event {
+	e.Changes = slices.Clone(e.Changes)
+	return e
+}
+
+func (s memState) clone() memState {
+	out := s
+	out.items = make(map[ItemID]Item, len(s.items))
+	for k, v := range s.items {
+		out.items[k] = cloneItem(v)
+	}
+	out.handoffs = maps.Clone(s.handoffs)
+	out.people = maps.Clone(s.people)
+	out.events = make([]Event, len(s.events))
+	for i, e := range s.events {
+		out.events[i] = cloneEvent(e)
+	}
+	return out
+}
+
+func (m *memStore) Update(ctx context.Context, fn func(tx Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for run := 0; run < 2; run++ {
+		work := m.state.clone()
+		tx := &memTx{st: &work, failAppend: m.failAppend}
+		if err := fn(tx); err != nil {
+			return err
+		}
+		if run == 1 {
+			m.state = work
+			m.updates++
+		}
+	}
+	return nil
+}
+
+func (m *memStore) View(ctx context.Context, fn func(tx ReadTx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	snap := m.state.clone()
+	m.mu.Unlock()
+	return fn(&memTx{st: &snap})
+}
+
+// snapshot returns a copy of everything stored, for before/after comparisons.
+func (m *memStore) snapshot() memState {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.state.clone()
+}
+
+type memTx struct {
+	st         *memState
+	failAppend error
+}
+
+func (t *memTx) Item(id ItemID) (Item, error) {
+	it, ok := t.st.items[id]
+	if !ok {
+		return Item{}, Errorf(ENOTFOUND, "There is no item %d.", id)
+	}
+	return cloneItem(it), nil
+}
+
+func (t *memTx) itemsWhere(keep func(Item) bool, fn func(Item) bool) error {
+	ids := slices.Sorted(maps.Keys(t.st.items))
+	for _, id := range ids {
+		it := t.st.items[id]
+		if keep(it) && !fn(cloneItem(it)) {
+			return nil
+		}
+	}
+	return nil
+}
+
+func (t *memTx) OpenItems(fn func(Item) bool) error {
+	return t.itemsWhere(func(it Item) bool { return it.Open() }, fn)
+}
+
+func (t *memTx) OpenItemsByAssignee(user UserID, fn func(Item) bool) error {
+	return t.itemsWhere(func(it Item) bool { return it.Open() && it.Assignee == user }, fn)
+}
+
+func (t *memTx) OpenItemsInStage(stage StageID, fn func(Item) bool) error {
+	return t.itemsWhere(func(it Item) bool { return it.Open() && it.Stage == stage }, fn)
+}
+
+func (t *memTx) ItemsByRequester(user UserID, fn func(Item) bool) error {
+	ids := slices.Sorted(maps.Keys(t.st.items))
+	slices.Reverse(ids)
+	for _, id := range ids {
+		if it := t.st.items[id]; it.Requester == user && !fn(cloneItem(it)) {
+			return nil
+		}
+	}
+	return nil
+}
+
+func (t *memTx) Handoff(id HandoffID) (Handoff, error) {
+	h, ok := t.st.handoffs[id]
+	if !ok {
+		return Handoff{}, Errorf(ENOTFOUND, "There is no handoff %d.", id)
+	}
+	return h, nil
+}
+
+func (t *memTx) PendingHandoffs(fn func(Handoff) bool) error {
+	for _, id := range slices.Sorted(maps.Keys(t.st.handoffs)) {
+		if h := t.st.handoffs[id]; !h.Status.Decided() && !fn(h) {
+			return nil
+		}
+	}
+	return nil
+}
+
+func (t *memTx) Person(id UserID) (Person, bool, error) {
+	p, ok := t.st.people[id]
+	return p, ok, nil
+}
+
+func (t *memTx) People(fn func(Person) bool) error {
+	for _, id := range slices.Sorted(maps.Keys(t.st.people)) {
+		if !fn(t.st.people[id]) {
+			return nil
+		}
+	}
+	return nil
+}
+
+func (t *memTx) EventsBetween(from, to time.Time, fn func(Event) bool) error {
+	for _, e := range t.st.events {
+		if !e.At.Before(from) && e.At.Before(to) && !fn(cloneEvent(e)) {
+			return nil
+		}
+	}
+	return nil
+}
+
+func (t *memTx) ItemEvents(id ItemID, fn func(Event) bool) error {
+	for _, e := range t.st.events {
+		if e.ItemID == id && !fn(cloneEvent(e)) {
+			return nil
+		}
+	}
+	return nil
+}
+
+func (t *memTx) NextItemID() (ItemID, error) {
+	t.st.itemSeq++
+	return ItemID(t.st.itemSeq), nil
+}
+
+func (t *memTx) NextHandoffID() (HandoffID, error) {
+	t.st.handoffSeq++
+	return HandoffID(t.st.handoffSeq), nil
+}
+
+func (t *memTx) PutItem(it Item) error {
+	t.st.items[it.ID] = cloneItem(it)
+	return nil
+}
+
+func (t *memTx) PutHandoff(h Handoff) error {
+	t.st.handoffs[h.ID] = h
+	return nil
+}
+
+func (t *memTx) PutPerson(p Person) error {
+	t.st.people[p.ID] = p
+	return nil
+}
+
+func (t *memTx) AppendEvent(e Event) error {
+	if t.failAppend != nil {
+		return t.failAppend
+	}
+	t.st.eventSeq++
+	e.Seq = t.st.eventSeq
+	t.st.events = append(t.st.events, cloneEvent(e))
+	return nil
+}
