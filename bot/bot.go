@@ -29,6 +29,9 @@ type Config struct {
 	IntakeChannel      string
 	LeadershipChannels []string
 
+	// Schedules are the digest, personal DM and sweep schedules.
+	Schedules Schedules
+
 	// DigestTop is how many priorities the digest lists (default 10).
 	DigestTop int
 
@@ -59,6 +62,13 @@ type Bot struct {
 	shards []chan job
 	wg     sync.WaitGroup
 	seen   *dedupe
+
+	// testHookAfterDigestPost runs after a digest post and before it is recorded; returning true
+	// simulates a crash in that window.
+	testHookAfterDigestPost func(channel string) bool
+
+	// digestMu serialises digest runs: the start-up catch-up and a tick must not race for one slot.
+	digestMu sync.Mutex
 }
 
 type job struct {
@@ -126,6 +136,10 @@ func (b *Bot) Run(ctx context.Context) error {
 	if err := b.catchUp(ctx); err != nil {
 		b.log.Warn().Err(err).Msg("could not post messages for items created while Slack was unreachable")
 	}
+	stopScheduler, err := b.startScheduler(ctx)
+	if err != nil {
+		return b.shutdown(stopSocket, smDone, cancelWork, err)
+	}
 
 	var runErr error
 loop:
@@ -137,6 +151,7 @@ loop:
 			if err != nil && !errors.Is(err, context.Canceled) {
 				runErr = fmt.Errorf("socket mode stopped: %w", err)
 			}
+			smDone <- err // for shutdown, which waits on it too
 			break loop
 		case evt, ok := <-b.sm.Events:
 			if !ok {
@@ -145,6 +160,13 @@ loop:
 			b.route(ctx, evt)
 		}
 	}
+	stopScheduler()
+	return b.shutdown(stopSocket, smDone, cancelWork, runErr)
+}
+
+// shutdown stops reading, lets queued and in-flight work finish within the grace, and waits for the
+// socket client to exit.
+func (b *Bot) shutdown(stopSocket func(), smDone <-chan error, cancelWork func(), runErr error) error {
 	stopSocket()
 	for _, s := range b.shards {
 		close(s)

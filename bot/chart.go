@@ -1,0 +1,141 @@
+package bot
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image/color"
+	"strconv"
+	"time"
+
+	"github.com/slack-go/slack"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+
+	"workbot/domain"
+)
+
+// maxChartPeople bounds the load chart; the busiest people are the ones worth a picture.
+const maxChartPeople = 20
+
+// digestChartPNG draws the digest's chart: load against capacity for the busiest people, and open items
+// per stage over the days sampled. It is a pure function of its inputs.
+func digestChartPNG(loads []domain.PersonLoad, days []domain.Date, samples []map[domain.StageID]int, p *domain.Policy) ([]byte, error) {
+	loadPlot := plot.New()
+	loadPlot.Title.Text = "Load against weekly capacity (points)"
+	loadPlot.Y.Label.Text = "points"
+	shown := loads
+	if len(shown) > maxChartPeople {
+		shown = shown[:maxChartPeople]
+	}
+	if len(shown) == 0 {
+		loadPlot.Title.Text += ": nobody has work assigned"
+	} else {
+		load := make(plotter.Values, len(shown))
+		capacity := make(plotter.Values, len(shown))
+		names := make([]string, len(shown))
+		for i, l := range shown {
+			load[i], capacity[i] = float64(l.Load), float64(l.Capacity)
+			names[i] = string(l.Person.ID)
+		}
+		w := vg.Points(8)
+		loadBars, err := plotter.NewBarChart(load, w)
+		if err != nil {
+			return nil, err
+		}
+		loadBars.Color = color.RGBA{R: 0xd9, G: 0x53, B: 0x4f, A: 0xff}
+		loadBars.Offset = -w / 2
+		capBars, err := plotter.NewBarChart(capacity, w)
+		if err != nil {
+			return nil, err
+		}
+		capBars.Color = color.RGBA{R: 0x9e, G: 0xc5, B: 0xe8, A: 0xff}
+		capBars.Offset = w / 2
+		loadPlot.Add(loadBars, capBars)
+		loadPlot.Legend.Add("load", loadBars)
+		loadPlot.Legend.Add("capacity", capBars)
+		loadPlot.Legend.Top = true
+		loadPlot.NominalX(names...)
+		loadPlot.X.Tick.Label.Rotation = 0.6
+		loadPlot.X.Tick.Label.XAlign = draw.XRight
+	}
+
+	wipPlot := plot.New()
+	wipPlot.Title.Text = "Open items per stage"
+	wipPlot.Y.Label.Text = "items"
+	if len(days) == 0 {
+		wipPlot.Title.Text += ": no samples yet"
+	} else {
+		var lines []any
+		for _, st := range p.Workflow.Stages {
+			if st.Terminal {
+				continue
+			}
+			pts := make(plotter.XYs, len(days))
+			for i := range days {
+				pts[i].X = float64(i)
+				pts[i].Y = float64(samples[i][st.ID])
+			}
+			lines = append(lines, st.Name, pts)
+		}
+		if err := plotutil.AddLinePoints(wipPlot, lines...); err != nil {
+			return nil, err
+		}
+		labels := make([]string, len(days))
+		for i, d := range days {
+			labels[i] = fmt.Sprintf("%02d-%02d", int(d.Month), d.Day)
+		}
+		wipPlot.NominalX(labels...)
+		wipPlot.Legend.Top = true
+		wipPlot.Legend.Left = true
+	}
+
+	img := vgimg.New(vg.Points(720), vg.Points(720))
+	dc := draw.New(img)
+	tiles := draw.Tiles{Rows: 2, Cols: 1, PadX: vg.Millimeter, PadY: 4 * vg.Millimeter,
+		PadTop: vg.Points(6), PadBottom: vg.Points(6), PadLeft: vg.Points(6), PadRight: vg.Points(6)}
+	canvases := plot.Align([][]*plot.Plot{{loadPlot}, {wipPlot}}, tiles, dc)
+	loadPlot.Draw(canvases[0][0])
+	wipPlot.Draw(canvases[1][0])
+	var buf bytes.Buffer
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// renderChart draws the chart for a digest; nil when drawing fails, because the digest goes out anyway.
+func (b *Bot) renderChart(ctx context.Context, d domain.Digest, now time.Time) []byte {
+	from := b.policy.Calendar.Today(now).AddDays(-14)
+	days, samples := b.wipSeries(from)
+	png, err := digestChartPNG(d.Loads, days, samples, b.policy)
+	if err != nil {
+		b.log.Warn().Err(err).Msg("digest chart failed; posting the digest without it")
+		return nil
+	}
+	return png
+}
+
+// uploadChart shares the chart in the digest's thread with the files upload v2 flow. A failure is
+// logged and costs only the picture.
+func (b *Bot) uploadChart(ctx context.Context, channel, threadTS string, png []byte) {
+	err := b.out.do(ctx, "files.upload", true, func(ctx context.Context) error {
+		_, err := b.api.UploadFileContext(ctx, slack.UploadFileParameters{
+			Reader:          bytes.NewReader(png),
+			FileSize:        len(png),
+			Filename:        "workbot-digest.png",
+			Title:           "Load and WIP",
+			AltTxt:          "Bar chart of load against capacity per person, and a line chart of open items per stage",
+			Channel:         channel,
+			ThreadTimestamp: threadTS,
+		})
+		return err
+	})
+	if err != nil {
+		b.log.Warn().Err(err).Str("channel", channel).Str("bytes", strconv.Itoa(len(png))).Msg("chart upload failed; the digest was posted without it")
+	}
+}
