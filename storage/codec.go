@@ -114,28 +114,34 @@ func decodeTime(v uint64) time.Time {
 // returns a zero value, which is how records written before a field existed decode. Reads never
 // panic: a short or malformed buffer sets err and yields zero values.
 type decoder struct {
-	buf     []byte
+	buf []byte
+	// text is the whole record copied into one string at the start; strings are cut from it, so a
+	// record costs one allocation for all its strings instead of one each (bbolt's bytes die with the
+	// transaction, so a copy is needed either way).
+	text    string
+	size    int // len(text); the offset of buf in text is size-len(buf)
 	version byte
 	left    uint64 // fields still declared in the record
 	err     error
 }
 
-func newDecoder(b []byte) *decoder {
-	d := &decoder{buf: b}
+// init reads the header. A decoder is a value, not allocated: decoding sits on the digest's hot path.
+func (d *decoder) init(b []byte) {
+	*d = decoder{}
 	if len(b) == 0 {
 		d.err = errCorrupt
-		return d
+		return
 	}
 	d.version = b[0]
-	d.buf = b[1:]
-	n, k := binary.Uvarint(d.buf)
+	n, k := binary.Uvarint(b[1:])
 	if k <= 0 {
 		d.err = errCorrupt
-		return d
+		return
 	}
-	d.buf = d.buf[k:]
+	d.buf = b[1+k:]
 	d.left = n
-	return d
+	d.text = string(d.buf)
+	d.size = len(d.buf)
 }
 
 // next reports whether another declared field is there to read.
@@ -148,6 +154,13 @@ func (d *decoder) next() bool {
 }
 
 func (d *decoder) rawUvarint() uint64 {
+	// Most values (lengths, counts, zero times, small numbers) fit in one byte; skipping the general
+	// loop for them is a measurable share of decoding an item.
+	if len(d.buf) > 0 && d.buf[0] < 0x80 && d.err == nil {
+		v := uint64(d.buf[0])
+		d.buf = d.buf[1:]
+		return v
+	}
 	if d.err != nil {
 		return 0
 	}
@@ -182,9 +195,12 @@ func (d *decoder) rawString() string {
 		d.err = errCorrupt
 		return ""
 	}
-	s := string(d.buf[:n]) // copies: bbolt's bytes die with the transaction
+	if n == 0 {
+		return ""
+	}
+	off := d.size - len(d.buf)
 	d.buf = d.buf[n:]
-	return s
+	return d.text[off : off+int(n)]
 }
 
 func (d *decoder) uvarint() uint64 {

@@ -119,3 +119,17 @@ func TestGroupKeysDoNotCollide(t *testing.T) {
 		t.Error("splitGroupKey accepted a short key")
 	}
 }
+
+func BenchmarkDecodeItem(b *testing.B) {
+	it := fullItem(12345)
+	it.Details = "Some details about the work, as a person would type them into the intake form."
+	rec := itemToRecord(it).encode()
+	b.SetBytes(int64(len(rec)))
+	for b.Loop() {
+		r, err := decodeItem(rec)
+		if err != nil || r.ID != 12345 {
+			b.Fatal(err)
+		}
+		_ = r.toDomain()
+	}
+}

@@ -123,25 +123,53 @@ func (r itemRecord) encode() []byte {
 }
 
 func decodeItem(b []byte) (itemRecord, error) {
-	d := newDecoder(b)
+	var r itemRecord
+	err := decodeItemInto(b, &r)
+	return r, err
+}
+
+// decodeItemInto fills *r field by field, so scans reuse one record instead of copying a large struct
+// per item; on error *r is undefined.
+func decodeItemInto(b []byte, r *itemRecord) error {
+	var d decoder
+	d.init(b)
 	if d.err == nil && d.version != itemRecordV1 {
-		return itemRecord{}, fmt.Errorf("%w: item record version %d is not supported", errCorrupt, d.version)
+		return fmt.Errorf("%w: item record version %d is not supported", errCorrupt, d.version)
 	}
-	r := itemRecord{
-		ID: d.uvarint(), Key: d.str(), Title: d.str(), Details: d.str(), Kind: d.str(),
-		Requester: d.str(), Team: d.str(),
-		Value: d.int(), Urgency: d.int(), Size: d.int(), Due: d.date(),
-		Stage: d.str(), Assignee: d.str(), BlockedReason: d.str(), BlockedAt: d.timestamp(),
-		DependsOn: d.ids(), DependsSince: d.timestamp(), Pin: d.int(), Triaged: d.boolean(),
-		Resolution: d.str(), DuplicateOf: d.uvarint(), PendingHandoff: d.uvarint(),
-		NudgedAt: d.timestamp(), SnoozedUntil: d.timestamp(),
-		CreatedAt: d.timestamp(), StageEnteredAt: d.timestamp(), LastActivityAt: d.timestamp(),
-		DoneAt: d.timestamp(), UpdatedAt: d.timestamp(), Version: d.uvarint(),
-	}
+	r.ID = d.uvarint()
+	r.Key = d.str()
+	r.Title = d.str()
+	r.Details = d.str()
+	r.Kind = d.str()
+	r.Requester = d.str()
+	r.Team = d.str()
+	r.Value = d.int()
+	r.Urgency = d.int()
+	r.Size = d.int()
+	r.Due = d.date()
+	r.Stage = d.str()
+	r.Assignee = d.str()
+	r.BlockedReason = d.str()
+	r.BlockedAt = d.timestamp()
+	r.DependsOn = d.ids()
+	r.DependsSince = d.timestamp()
+	r.Pin = d.int()
+	r.Triaged = d.boolean()
+	r.Resolution = d.str()
+	r.DuplicateOf = d.uvarint()
+	r.PendingHandoff = d.uvarint()
+	r.NudgedAt = d.timestamp()
+	r.SnoozedUntil = d.timestamp()
+	r.CreatedAt = d.timestamp()
+	r.StageEnteredAt = d.timestamp()
+	r.LastActivityAt = d.timestamp()
+	r.DoneAt = d.timestamp()
+	r.UpdatedAt = d.timestamp()
+	r.Version = d.uvarint()
 	if d.err != nil {
-		return itemRecord{}, fmt.Errorf("item: %w", d.err)
+		return fmt.Errorf("item: %w", d.err)
 	}
-	return r, nil
+	return nil
 }
 
 type handoffRecord struct {
@@ -217,7 +245,8 @@ func (r handoffRecord) encode() []byte {
 }
 
 func decodeHandoff(b []byte) (handoffRecord, error) {
-	d := newDecoder(b)
+	var d decoder
+	d.init(b)
 	if d.err == nil && d.version != handoffRecordV1 {
 		return handoffRecord{}, fmt.Errorf("%w: handoff record version %d is not supported", errCorrupt, d.version)
 	}
@@ -274,7 +303,8 @@ func (r personRecord) encode() []byte {
 }
 
 func decodePerson(b []byte) (personRecord, error) {
-	d := newDecoder(b)
+	var d decoder
+	d.init(b)
 	if d.err == nil && d.version != personRecordV1 {
 		return personRecord{}, fmt.Errorf("%w: person record version %d is not supported", errCorrupt, d.version)
 	}
@@ -350,7 +380,8 @@ func (r eventRecord) encode() []byte {
 }
 
 func decodeEvent(b []byte) (eventRecord, error) {
-	d := newDecoder(b)
+	var d decoder
+	d.init(b)
 	if d.err == nil && d.version != eventRecordV1 {
 		return eventRecord{}, fmt.Errorf("%w: event record version %d is not supported", errCorrupt, d.version)
 	}
