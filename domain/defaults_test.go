@@ -126,7 +126,11 @@ func TestWorkflowValidate(t *testing.T) {
 		{"ErrUnreachableStage", func(w *Workflow) {
 			w.Transitions["review"] = []StageID{"in_progress", "done", "rejected"}
 		}, "workflow.stages[4].id", `"testing" cannot be reached`},
-		{"ErrDeadEnd", func(w *Workflow) { w.Transitions["testing"] = []StageID{"review"}; w.Transitions["review"] = []StageID{"testing"}; w.Transitions["in_progress"] = []StageID{"review", "done"} },
+		{"ErrDeadEnd", func(w *Workflow) {
+			w.Transitions["testing"] = []StageID{"review"}
+			w.Transitions["review"] = []StageID{"testing"}
+			w.Transitions["in_progress"] = []StageID{"review", "done"}
+		},
 			"workflow.stages[3].id", "no way to a terminal"},
 	}
 	for _, tc := range tests {
