@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -50,6 +51,9 @@ func (e *inUseError) Is(target error) bool { return target == ErrInUse }
 type DB struct {
 	bolt *bolt.DB
 	path string
+	// writers counts Updates in progress. A lone writer commits at once instead of waiting
+	// MaxBatchDelay for company that is not coming; only when writers overlap is the batch worth it.
+	writers atomic.Int64
 }
 
 var _ domain.Store = (*DB)(nil)
@@ -116,18 +120,24 @@ func (db *DB) Close() error { return db.bolt.Close() }
 func (db *DB) Path() string { return db.path }
 
 // Update runs fn in a write transaction. Concurrent Updates are grouped into one commit (bbolt's
-// Batch), which may run fn more than once; domain.Store allows that. fn's error comes back unchanged.
+// Batch), which may run fn more than once; domain.Store allows that. An Update with no other in
+// progress commits on its own without waiting. fn's error comes back unchanged.
 func (db *DB) Update(ctx context.Context, fn func(domain.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return db.bolt.Batch(func(btx *bolt.Tx) error {
+	run := func(btx *bolt.Tx) error {
 		// A caller that gave up while waiting for the batch must not have its change committed.
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		return callSafely(func() error { return fn(&txn{btx: btx}) })
-	})
+	}
+	defer db.writers.Add(-1)
+	if db.writers.Add(1) == 1 {
+		return db.bolt.Update(run)
+	}
+	return db.bolt.Batch(run)
 }
 
 // View runs fn on a read-only snapshot.
