@@ -52,7 +52,7 @@ func digestBlocks(d domain.Digest, ch domain.Changes, hasPrev bool, p *domain.Po
 	b = append(b, contextText(fmt.Sprintf("%d open items · flow over %s → %s", d.OpenItems, d.Period.From.In(p.Calendar.Location).Format("Jan 2"), d.Period.To.In(p.Calendar.Location).Format("Jan 2 15:04 MST"))))
 
 	// Top priorities.
-	var lines []string
+	lines := make([]string, 0, len(d.Top))
 	for _, r := range d.Top {
 		it := r.Item
 		age := fmtDur(d.Now.Sub(it.CreatedAt))
@@ -65,8 +65,7 @@ func digestBlocks(d domain.Digest, ch domain.Changes, hasPrev bool, p *domain.Po
 	b = append(b, section(sectionList("🎯 *Top priorities*", lines, 20, "`/work list`")))
 
 	// Overloaded people.
-	lines = lines[:0]
-	for _, o := range d.Overloaded {
+	lines, more := linesOf(d.Overloaded, 15, func(o domain.OverloadedPerson) string {
 		line := loadLine(o.Load)
 		var big []string
 		for _, it := range o.Biggest {
@@ -75,65 +74,73 @@ func digestBlocks(d domain.Digest, ch domain.Changes, hasPrev bool, p *domain.Po
 		if len(big) > 0 {
 			line += " — biggest: " + strings.Join(big, ", ")
 		}
-		lines = append(lines, line)
-	}
+		return line
+	})
 	if len(lines) == 0 {
 		lines = append(lines, "Nobody is over capacity.")
 	}
-	b = append(b, section(sectionList("🔥 *Overloaded*", lines, 15, "`/work load`")))
+	b = append(b, section(sectionListMore("🔥 *Overloaded*", lines, more, "`/work load`")))
 
-	// Stalled work by reason.
+	// Stalled work by reason, in one pass: the list can hold every open item of a large org.
+	const stalledShown = 12
+	shownStalls := map[domain.StallReason][]domain.Stall{}
+	stallCount := map[domain.StallReason]int{}
+	for _, st := range d.Stalled {
+		stallCount[st.Reason]++
+		if len(shownStalls[st.Reason]) < stalledShown {
+			shownStalls[st.Reason] = append(shownStalls[st.Reason], st)
+		}
+	}
 	for _, reason := range []domain.StallReason{domain.StallHandoff, domain.StallBlocked, domain.StallStage} {
-		stalls := d.StalledBy(reason)
-		if len(stalls) == 0 {
+		if stallCount[reason] == 0 {
 			continue
 		}
-		lines = lines[:0]
-		for _, s := range stalls {
-			lines = append(lines, "*"+s.Item.Key+"* "+escCut(oneLine(s.Item.Title), 60)+" · "+mention(s.Item.Assignee)+" · "+esc(stageName(p, s.Item.Stage))+" · stalled "+fmtDur(s.For)+" (limit "+fmtDur(s.Threshold)+")")
-		}
-		b = append(b, section(sectionList("🐢 *Stalled: "+reason.Describe()+"* ("+strconv.Itoa(len(stalls))+")", lines, 12, "`/work list`")))
+		lines, _ := linesOf(shownStalls[reason], stalledShown, func(s domain.Stall) string {
+			return "*" + s.Item.Key + "* " + escCut(oneLine(s.Item.Title), 60) + " · " + mention(s.Item.Assignee) + " · " + esc(stageName(p, s.Item.Stage)) + " · stalled " + fmtDur(s.For) + " (limit " + fmtDur(s.Threshold) + ")"
+		})
+		more := stallCount[reason] - len(lines)
+		b = append(b, section(sectionListMore("🐢 *Stalled: "+reason.Describe()+"* ("+strconv.Itoa(stallCount[reason])+")", lines, more, "`/work list`")))
 	}
 
-	// Blocked chains.
-	lines = lines[:0]
+	// Blocked chains: plain blocks already show under stalled work once they last.
+	var chains []domain.BlockedItem
 	for _, bl := range d.Blocked {
-		if bl.Depth < 2 && bl.Reason != "" {
-			continue // plain blocks are in the stalled section once they last; chains are shown here
+		if bl.Depth >= 2 || bl.Reason == "" {
+			chains = append(chains, bl)
 		}
-		var deps []string
-		for _, dep := range bl.DependsOn {
-			deps = append(deps, dep.Key)
-		}
-		line := "*" + bl.Item.Key + "* waits on " + strings.Join(deps, ", ")
-		if bl.Depth >= 2 {
-			line += " (chain of " + strconv.Itoa(bl.Depth) + ")"
-		}
-		lines = append(lines, line)
 	}
-	if len(lines) > 0 {
-		b = append(b, section(sectionList("⛓ *Blocked chains*", lines, 10, "`/work list`")))
+	if len(chains) > 0 {
+		lines, more := linesOf(chains, 10, func(bl domain.BlockedItem) string {
+			var deps []string
+			for _, dep := range bl.DependsOn {
+				deps = append(deps, dep.Key)
+			}
+			line := "*" + bl.Item.Key + "* waits on " + capList(deps, 10)
+			if bl.Depth >= 2 {
+				line += " (chain of " + strconv.Itoa(bl.Depth) + ")"
+			}
+			return line
+		})
+		b = append(b, section(sectionListMore("⛓ *Blocked chains*", lines, more, "`/work list`")))
 	}
 
 	// Handoffs waiting.
 	if len(d.PendingHandoffs) > 0 {
-		lines = lines[:0]
-		for _, h := range d.PendingHandoffs {
-			lines = append(lines, "*"+h.Item.Key+"* "+mention(h.Handoff.From)+" → "+handoffTarget(h.Handoff)+" · waiting "+fmtDur(h.Age))
-		}
-		b = append(b, section(sectionList("🔁 *Pending handoffs*", lines, 10, "App Home")))
+		lines, more := linesOf(d.PendingHandoffs, 10, func(h domain.HandoffAge) string {
+			return "*" + h.Item.Key + "* " + mention(h.Handoff.From) + " → " + handoffTarget(h.Handoff) + " · waiting " + fmtDur(h.Age)
+		})
+		b = append(b, section(sectionListMore("🔁 *Pending handoffs*", lines, more, "App Home")))
 	}
 
 	// Due soon and overdue.
 	if len(d.Overdue)+len(d.DueSoon) > 0 {
-		lines = lines[:0]
-		for _, it := range d.Overdue {
-			lines = append(lines, "❗ *"+it.Key+"* "+escCut(oneLine(it.Title), 60)+" · due "+it.Due.String()+" · "+mention(it.Assignee))
-		}
-		for _, it := range d.DueSoon {
-			lines = append(lines, "⏳ *"+it.Key+"* "+escCut(oneLine(it.Title), 60)+" · due "+dueLabel(it.Due, today)+" · "+mention(it.Assignee))
-		}
-		b = append(b, section(sectionList("📅 *Overdue and due soon*", lines, 15, "`/work list`")))
+		lines, more := linesOf(d.Overdue, 15, func(it domain.Item) string {
+			return "❗ *" + it.Key + "* " + escCut(oneLine(it.Title), 60) + " · due " + it.Due.String() + " · " + mention(it.Assignee)
+		})
+		soon, moreSoon := linesOf(d.DueSoon, 15-len(lines), func(it domain.Item) string {
+			return "⏳ *" + it.Key + "* " + escCut(oneLine(it.Title), 60) + " · due " + dueLabel(it.Due, today) + " · " + mention(it.Assignee)
+		})
+		b = append(b, section(sectionListMore("📅 *Overdue and due soon*", append(lines, soon...), more+moreSoon, "`/work list`")))
 	}
 
 	// Flow metrics.
@@ -209,23 +216,39 @@ func capList(keys []string, n int) string {
 	return s
 }
 
-// sectionList joins a titled list, cut to n lines and to the section limit, saying how many were left out.
-func sectionList(title string, lines []string, n int, where string) string {
-	if len(lines) == 0 {
+// linesOf renders at most n entries of xs and reports how many it left out, so a list of 100k entries
+// costs only what is shown.
+func linesOf[T any](xs []T, n int, line func(T) string) ([]string, int) {
+	shown, more := listLimit(xs, n)
+	out := make([]string, 0, len(shown))
+	for _, x := range shown {
+		out = append(out, line(x))
+	}
+	return out, more
+}
+
+// sectionListMore joins already-cut lines under a title, with "…and N more" for what was cut before.
+func sectionListMore(title string, lines []string, more int, where string) string {
+	if len(lines) == 0 && more == 0 {
 		return title + "\nNothing."
 	}
-	shown, more := listLimit(lines, n)
 	for {
-		s := title + "\n" + strings.Join(shown, "\n")
+		s := title + "\n" + strings.Join(lines, "\n")
 		if more > 0 {
 			s += "\n" + andMore(more, where)
 		}
-		if len([]rune(s)) <= maxSectionText || len(shown) <= 1 {
+		if len([]rune(s)) <= maxSectionText || len(lines) <= 1 {
 			return cut(s, maxSectionText)
 		}
-		shown = shown[:len(shown)-1]
+		lines = lines[:len(lines)-1]
 		more++
 	}
+}
+
+// sectionList joins a titled list, cut to n lines and to the section limit, saying how many were left out.
+func sectionList(title string, lines []string, n int, where string) string {
+	shown, more := listLimit(lines, n)
+	return sectionListMore(title, shown, more, where)
 }
 
 // cmdDigest previews the digest for anyone (ephemeral) and posts it now for leads.
