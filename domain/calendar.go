@@ -1,6 +1,9 @@
 package domain
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Working time.
 //
@@ -248,4 +251,91 @@ func weekdayOfDay(n int64) time.Weekday {
 		w += 7
 	}
 	return time.Weekday(w)
+}
+
+// preparedCalendar is a Calendar made ready for many questions about the same calendar (a digest asks
+// for every open item): the holidays that fall on working weekdays become a sorted list of day
+// numbers, so counting working days over any range is whole weeks plus two binary searches, with no
+// map lookups or date conversions per day.
+type preparedCalendar struct {
+	loc      *time.Location
+	weekdays [7]bool
+	perWeek  int64
+	holidays []int64 // day numbers of holidays on working weekdays, ascending
+}
+
+func (c Calendar) prepare() preparedCalendar {
+	pc := preparedCalendar{loc: c.loc()}
+	for w := time.Sunday; w <= time.Saturday; w++ {
+		pc.weekdays[w] = c.weekdayOn(w)
+		if pc.weekdays[w] {
+			pc.perWeek++
+		}
+	}
+	for h, off := range c.Holidays {
+		if n := daysFromCivil(h.Year, h.Month, h.Day); off && pc.weekdays[weekdayOfDay(n)] {
+			pc.holidays = append(pc.holidays, n)
+		}
+	}
+	slices.Sort(pc.holidays)
+	pc.holidays = slices.Compact(pc.holidays)
+	return pc
+}
+
+func (pc *preparedCalendar) point(t time.Time) calPoint {
+	return Calendar{Location: pc.loc}.point(t)
+}
+
+func (pc *preparedCalendar) workingDay(n int64) bool {
+	if !pc.weekdays[weekdayOfDay(n)] {
+		return false
+	}
+	_, holiday := slices.BinarySearch(pc.holidays, n)
+	return !holiday
+}
+
+// daysBetween counts working day numbers in [a, b).
+func (pc *preparedCalendar) daysBetween(a, b int64) int64 {
+	if b <= a {
+		return 0
+	}
+	span := b - a
+	n := span / 7 * pc.perWeek
+	for d := a + span/7*7; d < b; d++ {
+		if pc.weekdays[weekdayOfDay(d)] {
+			n++
+		}
+	}
+	if len(pc.holidays) > 0 {
+		lo, _ := slices.BinarySearch(pc.holidays, a)
+		hi, _ := slices.BinarySearch(pc.holidays, b)
+		n -= int64(hi - lo)
+	}
+	return n
+}
+
+// between is Calendar.workingBetween.
+func (pc *preparedCalendar) between(a, b calPoint) time.Duration {
+	if b.day < a.day {
+		return 0
+	}
+	if a.day == b.day {
+		if b.tod <= a.tod || !pc.workingDay(a.day) {
+			return 0
+		}
+		return b.tod - a.tod
+	}
+	var total time.Duration
+	if pc.workingDay(a.day) {
+		total += day - a.tod
+	}
+	if pc.workingDay(b.day) {
+		total += b.tod
+	}
+	return total + time.Duration(pc.daysBetween(a.day+1, b.day))*day
+}
+
+// workingDaysBetween is Calendar.WorkingDaysBetween.
+func (pc *preparedCalendar) workingDaysBetween(from, to Date) int {
+	return int(pc.daysBetween(daysFromCivil(from.Year, from.Month, from.Day), daysFromCivil(to.Year, to.Month, to.Day)))
 }

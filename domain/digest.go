@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 	"time"
 )
 
@@ -124,11 +123,13 @@ func (d Digest) StalledBy(reason StallReason) []Stall {
 // BuildDigest computes the digest for the period [from, to) as of now, ranking the top items (top ≤ 0
 // means DefaultDigestTop).
 //
-// It reads only what is live plus the period's events: one pass over OpenItems, PendingHandoffs,
-// People, EventsBetween(from, to), and point reads of the items those events name. Closed history is
-// never scanned, so its cost follows the open work, not the age of the database.
+// It reads only what is live plus the period's events: People, PendingHandoffs, one streaming pass over
+// OpenItems, EventsBetween(from, to), point reads of the items those events name, and point reads of
+// open items that blocked items wait on. Closed history is never scanned, so the cost follows the open
+// work, not the age of the database. The open items are not gathered into one slice: only those the
+// digest reports (stalled, blocked, due, top, biggest of an overloaded person) are copied.
 //
-// Returns EINVALID when to is not after from, and the store's errors unchanged otherwise.
+// Returns EINVALID when to is not after from, and the store's errors wrapped otherwise.
 func BuildDigest(tx ReadTx, p *Policy, from, to, now time.Time, top int) (Digest, error) {
 	if tx == nil || p == nil {
 		return Digest{}, Errorf(EINTERNAL, "the digest needs a store and a policy")
@@ -140,129 +141,235 @@ func BuildDigest(tx ReadTx, p *Policy, from, to, now time.Time, top int) (Digest
 	if top <= 0 {
 		top = DefaultDigestTop
 	}
-	cal := p.Calendar
-	d := Digest{Period: Period{From: from, To: to}, Now: now, Today: cal.Today(now)}
+	d := Digest{Period: Period{From: from, To: to}, Now: now, Today: p.Calendar.Today(now)}
 
 	var people []Person
 	if err := tx.People(func(person Person) bool { people = append(people, person); return true }); err != nil {
 		return Digest{}, fmt.Errorf("digest: reading people: %w", err)
 	}
-	var open []Item
-	if err := tx.OpenItems(func(it Item) bool {
-		if it.Open() {
-			open = append(open, it)
-		}
-		return true
-	}); err != nil {
-		return Digest{}, fmt.Errorf("digest: reading open items: %w", err)
-	}
-	// Dependencies are found by binary search, which needs ID order; the port promises it, but a store
-	// that breaks the promise should cost a sort, not wrong answers.
-	if !slices.IsSortedFunc(open, func(a, b Item) int { return cmp.Compare(a.ID, b.ID) }) {
-		slices.SortFunc(open, func(a, b Item) int { return cmp.Compare(a.ID, b.ID) })
-	}
-	var pending []Handoff
+	b := newDigestBuilder(p, &d, people, top, from, to, now)
 	if err := tx.PendingHandoffs(func(h Handoff) bool {
 		if !h.Status.Decided() {
-			pending = append(pending, h)
+			b.pending = append(b.pending, h)
 		}
 		return true
 	}); err != nil {
 		return Digest{}, fmt.Errorf("digest: reading pending handoffs: %w", err)
 	}
-	d.OpenItems = len(open)
-
-	pendingOf := make(map[ItemID]int, len(pending))
-	for i, h := range pending {
-		if j, seen := pendingOf[h.ItemID]; !seen || h.RequestedAt.Before(pending[j].RequestedAt) {
-			pendingOf[h.ItemID] = i
+	for i, h := range b.pending { // an item's oldest undecided handoff is the one that stalls it
+		if j, seen := b.pendingOf[h.ItemID]; !seen || h.RequestedAt.Before(b.pending[j].RequestedAt) {
+			b.pendingOf[h.ItemID] = i
 		}
 	}
-	stallAfter := make(map[StageID]time.Duration, len(p.Workflow.Stages))
-	wip := make(map[StageID]int, len(p.Workflow.Stages))
+	if err := tx.OpenItems(func(it Item) bool {
+		if it.Open() {
+			b.add(&it)
+		}
+		return true
+	}); err != nil {
+		return Digest{}, fmt.Errorf("digest: reading open items: %w", err)
+	}
+	if err := b.finish(tx); err != nil {
+		return Digest{}, err
+	}
+	if err := flowFromEvents(tx, p, from, to, &d.Flow); err != nil {
+		return Digest{}, err
+	}
+	return d, nil
+}
+
+// digestBuilder holds the state of the one pass over the open items.
+type digestBuilder struct {
+	p        *Policy
+	d        *Digest
+	from, to time.Time
+	now      time.Time
+	cal      preparedCalendar
+	nowPt    calPoint
+
+	stallAfter   map[StageID]time.Duration
+	pending      []Handoff
+	pendingOf    map[ItemID]int
+	handoffItems map[ItemID]Item
+
+	ids   []ItemID // every open ID, to tell open dependencies from closed ones
+	loads *loadTally
+
+	top      []Item // the best items so far, in rank order
+	topTotal []float64
+
+	// Items with dependencies wait for the end of the pass: whether they are blocked depends on items
+	// that may come later.
+	deferred itemChunks
+	// blockedPlain are the items blocked by a reason and without dependencies.
+	blockedPlain []Item
+
+	stalledItems itemChunks
+	stalled      []stalledAt
+}
+
+type stalledAt struct {
+	slot    int // in stalledItems
+	id      ItemID
+	finding stallFinding
+	handoff *Handoff
+}
+
+func newDigestBuilder(p *Policy, d *Digest, people []Person, top int, from, to, now time.Time) *digestBuilder {
+	b := &digestBuilder{
+		p: p, d: d, from: from, to: to, now: now, cal: p.Calendar.prepare(),
+		stallAfter:   make(map[StageID]time.Duration, len(p.Workflow.Stages)),
+		pendingOf:    map[ItemID]int{},
+		handoffItems: map[ItemID]Item{},
+		loads:        newLoadTally(p, people, d.Today),
+		top:          make([]Item, 0, top),
+		topTotal:     make([]float64, 0, top),
+	}
+	b.nowPt = b.cal.point(now)
+	d.Flow.WIPByStage = make(map[StageID]int, len(p.Workflow.Stages))
 	for _, s := range p.Workflow.Stages {
-		stallAfter[s.ID] = s.StallAfter
+		b.stallAfter[s.ID] = s.StallAfter
 		if !s.Terminal {
-			wip[s.ID] = 0
+			d.Flow.WIPByStage[s.ID] = 0
 		}
 	}
+	return b
+}
 
-	d.Loads = p.ComputeLoads(people, open, d.Today)
-	overloadedAt := map[UserID]int{}
-	for _, pl := range d.Loads {
-		if pl.Overloaded {
-			overloadedAt[pl.Person.ID] = len(d.Overloaded)
-			d.Overloaded = append(d.Overloaded, OverloadedPerson{Load: pl})
+func (b *digestBuilder) workedSince(since time.Time) time.Duration {
+	return b.cal.between(b.cal.point(since), b.nowPt)
+}
+
+func (b *digestBuilder) daysLeft(from, to Date) int { return b.cal.workingDaysBetween(from, to) }
+
+func (b *digestBuilder) handoffOf(id ItemID) *Handoff {
+	if len(b.pendingOf) == 0 {
+		return nil
+	}
+	if j, ok := b.pendingOf[id]; ok {
+		return &b.pending[j]
+	}
+	return nil
+}
+
+func (b *digestBuilder) add(it *Item) {
+	d := b.d
+	b.ids = append(b.ids, it.ID)
+	d.OpenItems++
+	d.Flow.WIPByStage[it.Stage]++
+	if !it.CreatedAt.Before(b.from) && it.CreatedAt.Before(b.to) {
+		d.Flow.OpenCreated++
+	}
+	b.loads.add(it)
+	if !it.Due.IsZero() {
+		switch {
+		case it.Due.Before(d.Today):
+			d.Overdue = append(d.Overdue, *it)
+		case b.p.DueSoonDays >= 0 && b.daysLeft(d.Today, it.Due) <= b.p.DueSoonDays:
+			d.DueSoon = append(d.DueSoon, *it)
 		}
 	}
-	biggest := make([][]int, len(d.Overloaded)) // indexes into open
+	if it.Triaged || it.Stage != b.p.Workflow.Initial {
+		b.considerTop(it, scoreTotal(it, d.Today, b.daysLeft))
+	}
+	h := b.handoffOf(it.ID)
+	if h != nil {
+		b.handoffItems[it.ID] = *it
+	}
+	if len(it.DependsOn) > 0 {
+		b.deferred.add(*it)
+		return
+	}
+	b.checkStall(it, 0, h)
+	if it.Blocked() {
+		b.blockedPlain = append(b.blockedPlain, *it)
+	}
+}
 
-	nowPt := cal.point(now)
-	var (
-		topIdx     = make([]int, 0, top)
-		topTotal   = make([]float64, 0, top)
-		blockedIdx []int
-		openDeps   = make([]int32, len(open))
-	)
-	for i := range open {
-		it := &open[i]
-		wip[it.Stage]++
-		if !it.CreatedAt.Before(from) && it.CreatedAt.Before(to) {
-			d.Flow.OpenCreated++
-		}
-		deps := 0
+func (b *digestBuilder) checkStall(it *Item, openDeps int, pending *Handoff) {
+	if f, ok := b.p.stallCheck(it, openDeps, pending, b.now, b.workedSince, b.stallAfter[it.Stage]); ok {
+		b.stalled = append(b.stalled, stalledAt{slot: b.stalledItems.n, id: it.ID, finding: f, handoff: pending})
+		b.stalledItems.add(*it)
+	}
+}
+
+// considerTop keeps the best items in rank order. Once the list is full most items lose to its last
+// entry, so the cost is one comparison per item.
+func (b *digestBuilder) considerTop(it *Item, total float64) {
+	n := cap(b.top)
+	if len(b.top) == n && !rankedBefore(it, &b.top[n-1], total, b.topTotal[n-1]) {
+		return
+	}
+	pos := len(b.top)
+	for pos > 0 && rankedBefore(it, &b.top[pos-1], total, b.topTotal[pos-1]) {
+		pos--
+	}
+	if len(b.top) < n {
+		b.top = append(b.top, Item{})
+		b.topTotal = append(b.topTotal, 0)
+	}
+	copy(b.top[pos+1:], b.top[pos:len(b.top)-1])
+	copy(b.topTotal[pos+1:], b.topTotal[pos:len(b.topTotal)-1])
+	b.top[pos], b.topTotal[pos] = *it, total
+}
+
+func (b *digestBuilder) isOpen(id ItemID) bool {
+	_, found := slices.BinarySearch(b.ids, id)
+	return found
+}
+
+// finish settles what needed the whole pass and orders every list.
+func (b *digestBuilder) finish(tx ReadTx) error {
+	d := b.d
+	if !slices.IsSorted(b.ids) { // the port promises ID order; a store that breaks it costs a sort
+		slices.Sort(b.ids)
+		b.deferred.unordered = true
+	}
+
+	// Items with dependencies: count the open ones, then check for stalls and blocks.
+	openDeps := make([]int, b.deferred.n)
+	blockedDeferred := map[ItemID]int{} // ID → slot in deferred, for blocked ones
+	for i := 0; i < b.deferred.n; i++ {
+		it := b.deferred.at(i)
 		for _, dep := range it.DependsOn {
-			if dep != it.ID && indexOfOpen(open, dep) >= 0 {
-				deps++
+			if dep != it.ID && b.isOpen(dep) {
+				openDeps[i]++
 			}
 		}
-		openDeps[i] = int32(deps)
+		b.checkStall(it, openDeps[i], b.handoffOf(it.ID))
+		if it.Blocked() || openDeps[i] > 0 {
+			blockedDeferred[it.ID] = i
+		}
+	}
+	blocked, err := b.blockedList(tx, openDeps, blockedDeferred)
+	if err != nil {
+		return err
+	}
+	d.Blocked = blocked
 
-		var h *Handoff
-		if j, ok := pendingOf[it.ID]; ok {
-			h = &pending[j]
+	// Sorting small records and copying each stalled item once keeps a digest with many stalls cheap.
+	slices.SortFunc(b.stalled, func(x, y stalledAt) int {
+		if c := cmp.Compare(x.finding.reason.severity(), y.finding.reason.severity()); c != 0 {
+			return c
 		}
-		if s, stalled := p.stallAt(it, deps, h, now, nowPt, stallAfter[it.Stage]); stalled {
-			d.Stalled = append(d.Stalled, s)
+		if c := cmp.Compare(y.finding.worked, x.finding.worked); c != 0 {
+			return c
 		}
-		if it.Blocked() || deps > 0 {
-			blockedIdx = append(blockedIdx, i)
-		}
-		if !it.Due.IsZero() {
-			switch {
-			case it.Due.Before(d.Today):
-				d.Overdue = append(d.Overdue, *it)
-			case p.DueSoonDays >= 0 && cal.WorkingDaysBetween(d.Today, it.Due) <= p.DueSoonDays:
-				d.DueSoon = append(d.DueSoon, *it)
-			}
-		}
-		if it.Triaged || it.Stage != p.Workflow.Initial {
-			topIdx, topTotal = insertTop(open, topIdx, topTotal, top, i, p.scoreTotal(it, d.Today))
-		}
-		if j, ok := overloadedAt[it.Assignee]; ok && it.Assignee != "" {
-			biggest[j] = insertBiggest(open, biggest[j], i)
-		}
-	}
-
-	d.Top = make([]Ranked, len(topIdx))
-	for r, i := range topIdx {
-		d.Top[r] = Ranked{Item: open[i], Score: p.scoreOn(&open[i], d.Today), Rank: r + 1}
-	}
-	for j := range d.Overloaded {
-		for _, i := range biggest[j] {
-			d.Overloaded[j].Biggest = append(d.Overloaded[j].Biggest, open[i])
-		}
-	}
-	sort.SliceStable(d.Stalled, func(a, b int) bool {
-		x, y := &d.Stalled[a], &d.Stalled[b]
-		if x.Reason.severity() != y.Reason.severity() {
-			return x.Reason.severity() < y.Reason.severity()
-		}
-		if x.For != y.For {
-			return x.For > y.For
-		}
-		return x.Item.ID < y.Item.ID
+		return cmp.Compare(x.id, y.id)
 	})
+	if len(b.stalled) > 0 {
+		d.Stalled = make([]Stall, len(b.stalled))
+		for k, s := range b.stalled {
+			d.Stalled[k] = s.finding.stall(*b.stalledItems.at(s.slot), s.handoff)
+		}
+	}
+
+	d.Top = make([]Ranked, len(b.top))
+	for r := range b.top {
+		d.Top[r] = Ranked{Item: b.top[r], Score: b.p.scoreOn(&b.top[r], d.Today), Rank: r + 1}
+	}
+	d.Loads, d.Overloaded = b.loads.result()
+
 	byDue := func(a, b Item) int {
 		if a.Due != b.Due {
 			if a.Due.Before(b.Due) {
@@ -275,19 +382,17 @@ func BuildDigest(tx ReadTx, p *Policy, from, to, now time.Time, top int) (Digest
 	slices.SortFunc(d.Overdue, byDue)
 	slices.SortFunc(d.DueSoon, byDue)
 
-	d.Blocked = blockedItems(open, openDeps, blockedIdx)
-
-	for _, h := range pending {
-		ha := HandoffAge{Handoff: h, Age: cal.workingBetween(cal.point(h.RequestedAt), nowPt)}
-		if !now.After(h.RequestedAt) {
-			ha.Age = 0
+	for _, h := range b.pending {
+		ha := HandoffAge{Handoff: h}
+		if b.now.After(h.RequestedAt) {
+			ha.Age = b.workedSince(h.RequestedAt)
 		}
-		if i := indexOfOpen(open, h.ItemID); i >= 0 {
-			ha.Item = open[i]
+		if it, ok := b.handoffItems[h.ItemID]; ok {
+			ha.Item = it
 		} else if it, err := tx.Item(h.ItemID); err == nil {
 			ha.Item = it
 		} else if ErrorCode(err) != ENOTFOUND {
-			return Digest{}, fmt.Errorf("digest: reading the item of handoff %d: %w", h.ID, err)
+			return fmt.Errorf("digest: reading the item of handoff %d: %w", h.ID, err)
 		}
 		d.PendingHandoffs = append(d.PendingHandoffs, ha)
 	}
@@ -297,98 +402,84 @@ func BuildDigest(tx ReadTx, p *Policy, from, to, now time.Time, top int) (Digest
 		}
 		return cmp.Compare(a.Handoff.ID, b.Handoff.ID)
 	})
-
-	d.Flow.WIPByStage = wip
-	if err := flowFromEvents(tx, p, from, to, &d.Flow); err != nil {
-		return Digest{}, err
-	}
-	return d, nil
+	return nil
 }
 
-// indexOfOpen finds an item in the ID-ordered open slice, or returns -1.
-func indexOfOpen(open []Item, id ItemID) int {
-	i, found := slices.BinarySearchFunc(open, id, func(it Item, id ItemID) int { return cmp.Compare(it.ID, id) })
-	if !found {
-		return -1
+// blockedList builds the blocked items with their open dependencies and chain depths. A blocked item
+// without dependencies has depth 1; one with dependencies is one deeper than its deepest blocked open
+// dependency (cycles count once).
+func (b *digestBuilder) blockedList(tx ReadTx, openDeps []int, blockedDeferred map[ItemID]int) ([]BlockedItem, error) {
+	if len(b.blockedPlain)+len(blockedDeferred) == 0 {
+		return nil, nil
 	}
-	return i
-}
-
-// insertTop keeps the best n candidates in rank order. Most items lose to the current last entry, so
-// the cost is one comparison per item once the list is full.
-func insertTop(open []Item, idx []int, totals []float64, n, i int, total float64) ([]int, []float64) {
-	if len(idx) == n && !rankedBefore(&open[i], &open[idx[n-1]], total, totals[n-1]) {
-		return idx, totals
+	plainAt := make(map[ItemID]int, len(b.blockedPlain))
+	for i := range b.blockedPlain {
+		plainAt[b.blockedPlain[i].ID] = i
 	}
-	pos := sort.Search(len(idx), func(k int) bool { return rankedBefore(&open[i], &open[idx[k]], total, totals[k]) })
-	if len(idx) < n {
-		idx = append(idx, 0)
-		totals = append(totals, 0)
-	}
-	copy(idx[pos+1:], idx[pos:len(idx)-1])
-	copy(totals[pos+1:], totals[pos:len(totals)-1])
-	idx[pos], totals[pos] = i, total
-	return idx, totals
-}
-
-// insertBiggest keeps an overloaded person's biggest items: size descending, then ID ascending (open is
-// in ID order, so a later item of equal size goes after).
-func insertBiggest(open []Item, idx []int, i int) []int {
-	pos := len(idx)
-	for pos > 0 && open[i].Size > open[idx[pos-1]].Size {
-		pos--
-	}
-	if pos >= biggestPerOverloaded {
-		return idx
-	}
-	if len(idx) < biggestPerOverloaded {
-		idx = append(idx, 0)
-	}
-	copy(idx[pos+1:], idx[pos:len(idx)-1])
-	idx[pos] = i
-	return idx
-}
-
-// blockedItems builds the blocked list with chain depths.
-func blockedItems(open []Item, openDeps []int32, blockedIdx []int) []BlockedItem {
-	if len(blockedIdx) == 0 {
-		return nil
-	}
-	isBlocked := func(i int) bool { return open[i].Blocked() || openDeps[i] > 0 }
-	depth := make(map[int]int, len(blockedIdx)) // open index → depth; -1 while being computed (cycles)
-	var depthOf func(i, level int) int
-	depthOf = func(i, level int) int {
-		if v, ok := depth[i]; ok {
-			return max(v, 0) // a cycle contributes nothing beyond what is already counted
+	depth := map[ItemID]int{} // -1 while being computed, so a cycle ends
+	var depthOf func(id ItemID, level int) int
+	depthOf = func(id ItemID, level int) int {
+		if v, ok := depth[id]; ok {
+			return max(v, 0)
 		}
-		if level >= maxBlockedChainDepth {
-			return 1
+		i, ok := blockedDeferred[id]
+		if !ok || level >= maxBlockedChainDepth {
+			return 1 // blocked by a reason only (or too deep to follow)
 		}
-		depth[i] = -1
+		depth[id] = -1
 		best := 0
-		for _, dep := range open[i].DependsOn {
-			if j := indexOfOpen(open, dep); j >= 0 && j != i && isBlocked(j) {
-				best = max(best, depthOf(j, level+1))
+		for _, dep := range b.deferred.at(i).DependsOn {
+			_, plain := plainAt[dep]
+			_, chained := blockedDeferred[dep]
+			if dep != id && (plain || chained) {
+				best = max(best, depthOf(dep, level+1))
 			}
 		}
-		depth[i] = best + 1
+		depth[id] = best + 1
 		return best + 1
 	}
+	// openItem finds an open item the digest kept, or reads it.
+	openItem := func(id ItemID) (Item, bool, error) {
+		if i, ok := plainAt[id]; ok {
+			return b.blockedPlain[i], true, nil
+		}
+		if i, ok := b.deferred.index(id); ok {
+			return *b.deferred.at(i), true, nil
+		}
+		it, err := tx.Item(id)
+		if ErrorCode(err) == ENOTFOUND {
+			return Item{}, false, nil
+		}
+		if err != nil {
+			return Item{}, false, fmt.Errorf("digest: reading dependency %d: %w", id, err)
+		}
+		return it, it.Open(), nil
+	}
 
-	out := make([]BlockedItem, 0, len(blockedIdx))
-	for _, i := range blockedIdx {
-		it := &open[i]
-		b := BlockedItem{Item: *it, Reason: it.BlockedReason, Since: blockedSince(it, int(openDeps[i])), Depth: depthOf(i, 0)}
-		for _, dep := range it.DependsOn {
-			if j := indexOfOpen(open, dep); j >= 0 && j != i {
-				b.DependsOn = append(b.DependsOn, open[j])
+	out := make([]BlockedItem, 0, len(b.blockedPlain)+len(blockedDeferred))
+	for _, it := range b.blockedPlain {
+		out = append(out, BlockedItem{Item: it, Reason: it.BlockedReason, Since: blockedSince(&it, 0), Depth: 1})
+	}
+	for id, i := range blockedDeferred {
+		it := b.deferred.at(i)
+		bi := BlockedItem{Item: *it, Reason: it.BlockedReason, Since: blockedSince(it, openDeps[i]), Depth: depthOf(id, 0)}
+		deps := slices.Clone(it.DependsOn)
+		slices.Sort(deps)
+		for _, dep := range slices.Compact(deps) {
+			if dep == id || !b.isOpen(dep) {
+				continue
+			}
+			depItem, open, err := openItem(dep)
+			if err != nil {
+				return nil, err
+			}
+			if open {
+				bi.DependsOn = append(bi.DependsOn, depItem)
 			}
 		}
-		slices.SortFunc(b.DependsOn, func(a, b Item) int { return cmp.Compare(a.ID, b.ID) })
-		b.DependsOn = slices.CompactFunc(b.DependsOn, func(a, b Item) bool { return a.ID == b.ID })
-		out = append(out, b)
+		out = append(out, bi)
 	}
-	slices.SortStableFunc(out, func(a, b BlockedItem) int {
+	slices.SortFunc(out, func(a, b BlockedItem) int {
 		if a.Depth != b.Depth {
 			return cmp.Compare(b.Depth, a.Depth)
 		}
@@ -397,7 +488,144 @@ func blockedItems(open []Item, openDeps []int32, blockedIdx []int) []BlockedItem
 		}
 		return cmp.Compare(a.Item.ID, b.Item.ID)
 	})
-	return out
+	return out, nil
+}
+
+// itemChunksSize is how many items one chunk of itemChunks holds.
+const itemChunksSize = 1024
+
+// itemChunks is an append-only list of items in fixed-size chunks: growing one flat slice to many
+// thousands of items would allocate and copy it several times over.
+type itemChunks struct {
+	chunks [][]Item
+	n      int
+	// unordered is set when items were not added in ID order, so index must scan.
+	unordered bool
+}
+
+func (c *itemChunks) add(it Item) {
+	// The first chunk grows like any slice, so a short list costs no more than a slice; later chunks
+	// are allocated at full size and never copied.
+	if len(c.chunks) == 0 {
+		c.chunks = append(c.chunks, nil)
+	} else if len(c.chunks[len(c.chunks)-1]) == itemChunksSize {
+		c.chunks = append(c.chunks, make([]Item, 0, itemChunksSize))
+	}
+	last := &c.chunks[len(c.chunks)-1]
+	*last = append(*last, it)
+	c.n++
+}
+
+func (c *itemChunks) at(i int) *Item { return &c.chunks[i/itemChunksSize][i%itemChunksSize] }
+
+// index finds an item by ID in a list added in ID order.
+func (c *itemChunks) index(id ItemID) (int, bool) {
+	lo, hi := 0, c.n
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if c.at(mid).ID < id {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo < c.n && c.at(lo).ID == id {
+		return lo, true
+	}
+	if c.unordered {
+		for i := 0; i < c.n; i++ {
+			if c.at(i).ID == id {
+				return i, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// loadTally accumulates ComputeLoads' result while the open items stream past, so they need not be
+// gathered into one slice first, and keeps each person's biggest items in case they turn out to be
+// overloaded. The rules are ComputeLoads': every stored person plus everyone with open assigned work,
+// the configured capacities, and the same order.
+type loadTally struct {
+	p       *Policy
+	today   Date
+	loads   []PersonLoad
+	biggest [][]Item // per entry of loads: size descending, then ID ascending
+	at      map[UserID]int
+}
+
+func newLoadTally(p *Policy, people []Person, today Date) *loadTally {
+	t := &loadTally{p: p, today: today, loads: p.ComputeLoads(people, nil, today)}
+	t.biggest = make([][]Item, len(t.loads))
+	t.at = make(map[UserID]int, len(t.loads))
+	for i, pl := range t.loads {
+		t.at[pl.Person.ID] = i
+	}
+	return t
+}
+
+func (t *loadTally) add(it *Item) {
+	if it.Assignee == "" {
+		return
+	}
+	i, ok := t.at[it.Assignee]
+	if !ok {
+		i = len(t.loads)
+		t.loads = append(t.loads, t.p.LoadOf(Person{ID: it.Assignee}, nil, t.today))
+		t.biggest = append(t.biggest, nil)
+		t.at[it.Assignee] = i
+	}
+	t.loads[i].Load += it.Size
+	t.loads[i].Items++
+	t.biggest[i] = keepBiggest(t.biggest[i], it)
+}
+
+// keepBiggest inserts it into kept (size descending, then ID ascending) and keeps the first few.
+func keepBiggest(kept []Item, it *Item) []Item {
+	bigger := func(a, b *Item) bool { return a.Size > b.Size || (a.Size == b.Size && a.ID < b.ID) }
+	pos := len(kept)
+	for pos > 0 && bigger(it, &kept[pos-1]) {
+		pos--
+	}
+	if pos >= biggestPerOverloaded {
+		return kept
+	}
+	if kept == nil {
+		kept = make([]Item, 0, biggestPerOverloaded)
+	}
+	if len(kept) < biggestPerOverloaded {
+		kept = append(kept, Item{})
+	}
+	copy(kept[pos+1:], kept[pos:len(kept)-1])
+	kept[pos] = *it
+	return kept
+}
+
+// result returns every load in ComputeLoads' order and the overloaded people among them.
+func (t *loadTally) result() ([]PersonLoad, []OverloadedPerson) {
+	order := make([]int, len(t.loads))
+	for i := range t.loads {
+		pl := &t.loads[i]
+		pl.Utilisation = utilisation(pl.Load, pl.Capacity)
+		pl.Overloaded = pl.Load > 0 && pl.Utilisation > t.p.OverloadRatio
+		order[i] = i
+	}
+	slices.SortFunc(order, func(i, j int) int {
+		a, b := &t.loads[i], &t.loads[j]
+		if a.Utilisation != b.Utilisation {
+			return cmp.Compare(b.Utilisation, a.Utilisation)
+		}
+		return cmp.Compare(a.Person.ID, b.Person.ID)
+	})
+	loads := make([]PersonLoad, len(order))
+	var over []OverloadedPerson
+	for k, i := range order {
+		loads[k] = t.loads[i]
+		if t.loads[i].Overloaded {
+			over = append(over, OverloadedPerson{Load: t.loads[i], Biggest: t.biggest[i]})
+		}
+	}
+	return loads, over
 }
 
 // closingEvents are the event types that can take an item to a terminal stage; only the items they

@@ -103,14 +103,15 @@ func sizePenalty(size int) float64 {
 }
 
 // duePressure returns the due-date term and n, the working days left (-1 when overdue or no due date).
-func (c Calendar) duePressure(due, today Date) (points float64, left int) {
+// daysLeft counts working days like Calendar.WorkingDaysBetween.
+func duePressure(due, today Date, daysLeft func(from, to Date) int) (points float64, left int) {
 	if due.IsZero() {
 		return 0, -1
 	}
 	if due.Before(today) {
 		return overduePressure, -1
 	}
-	n := c.WorkingDaysBetween(today, due)
+	n := daysLeft(today, due)
 	switch {
 	case n == 0:
 		return dueTodayPressure, 0
@@ -125,8 +126,8 @@ func (c Calendar) duePressure(due, today Date) (points float64, left int) {
 }
 
 // scoreTotal is the formula without the breakdown, for ranking many items without allocating.
-func (p *Policy) scoreTotal(it *Item, today Date) float64 {
-	due, _ := p.Calendar.duePressure(it.Due, today)
+func scoreTotal(it *Item, today Date, daysLeft func(from, to Date) int) float64 {
+	due, _ := duePressure(it.Due, today, daysLeft)
 	return float64(valueWeight*clampRating(it.Value)+urgencyWeight*clampRating(it.Urgency)) + due - sizePenalty(it.Size)
 }
 
@@ -142,7 +143,7 @@ func (p *Policy) scoreOn(it *Item, today Date) Score {
 		ScorePart{Name: "value", Points: float64(valueWeight * value), Detail: "value " + strconv.Itoa(value)},
 		ScorePart{Name: "urgency", Points: float64(urgencyWeight * urgency), Detail: "urgency " + strconv.Itoa(urgency)},
 	)
-	if due, left := p.Calendar.duePressure(it.Due, today); due > 0 {
+	if due, left := duePressure(it.Due, today, p.Calendar.WorkingDaysBetween); due > 0 {
 		var detail string
 		switch {
 		case it.Due.Before(today):

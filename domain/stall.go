@@ -64,42 +64,56 @@ type Stall struct {
 //   - stage: working time since the later of StageEnteredAt and LastActivityAt > the stage's StallAfter.
 func (p *Policy) StallOf(it Item, openDeps int, pending *Handoff, now time.Time) (Stall, bool) {
 	stage, _ := p.Workflow.Stage(it.Stage)
-	return p.stallAt(&it, openDeps, pending, now, p.Calendar.point(now), stage.StallAfter)
-}
-
-// stallAt is StallOf with now already converted and the stage's threshold looked up, so the digest can
-// check many items cheaply. It copies the item only when it is stalled.
-func (p *Policy) stallAt(it *Item, openDeps int, pending *Handoff, now time.Time, nowPt calPoint, stageStallAfter time.Duration) (Stall, bool) {
-	if !it.Open() || now.Before(it.SnoozedUntil) {
+	worked := func(since time.Time) time.Duration { return p.Calendar.WorkingTime(since, now) }
+	c, ok := p.stallCheck(&it, openDeps, pending, now, worked, stage.StallAfter)
+	if !ok {
 		return Stall{}, false
 	}
-	cal := p.Calendar
-	over := func(since time.Time, threshold time.Duration) (time.Duration, bool) {
+	return c.stall(it, pending), true
+}
+
+// stallFinding is a stall without the item, so the digest can check every open item without copying
+// the ones that are fine.
+type stallFinding struct {
+	reason    StallReason
+	since     time.Time
+	worked    time.Duration
+	threshold time.Duration
+}
+
+func (f stallFinding) stall(it Item, pending *Handoff) Stall {
+	s := Stall{Item: it, Reason: f.reason, Since: f.since, For: f.worked, Threshold: f.threshold}
+	if f.reason == StallHandoff && pending != nil {
+		h := *pending
+		s.Handoff = &h
+	}
+	return s
+}
+
+// stallCheck is StallOf with the stage's threshold looked up and the working-time measure (since → now)
+// supplied, so the digest can use its prepared calendar.
+func (p *Policy) stallCheck(it *Item, openDeps int, pending *Handoff, now time.Time, workedSince func(time.Time) time.Duration, stageStallAfter time.Duration) (stallFinding, bool) {
+	if !it.Open() || now.Before(it.SnoozedUntil) {
+		return stallFinding{}, false
+	}
+	check := func(reason StallReason, since time.Time, threshold time.Duration) (stallFinding, bool) {
 		if threshold <= 0 || since.IsZero() || !now.After(since) {
-			return 0, false
+			return stallFinding{}, false
 		}
-		worked := cal.workingBetween(cal.point(since), nowPt)
-		return worked, worked > threshold
+		worked := workedSince(since)
+		return stallFinding{reason: reason, since: since, worked: worked, threshold: threshold}, worked > threshold
 	}
-
 	if pending != nil && !pending.Status.Decided() {
-		if worked, ok := over(pending.RequestedAt, p.HandoffEscalateAfter); ok {
-			h := *pending
-			return Stall{Item: *it, Reason: StallHandoff, Since: h.RequestedAt, For: worked, Threshold: p.HandoffEscalateAfter, Handoff: &h}, true
+		if f, ok := check(StallHandoff, pending.RequestedAt, p.HandoffEscalateAfter); ok {
+			return f, true
 		}
 	}
-
 	if since := blockedSince(it, openDeps); !since.IsZero() {
-		if worked, ok := over(since, p.BlockedStallAfter); ok {
-			return Stall{Item: *it, Reason: StallBlocked, Since: since, For: worked, Threshold: p.BlockedStallAfter}, true
+		if f, ok := check(StallBlocked, since, p.BlockedStallAfter); ok {
+			return f, true
 		}
 	}
-
-	since := stageClockStart(it)
-	if worked, ok := over(since, stageStallAfter); ok {
-		return Stall{Item: *it, Reason: StallStage, Since: since, For: worked, Threshold: stageStallAfter}, true
-	}
-	return Stall{}, false
+	return check(StallStage, stageClockStart(it), stageStallAfter)
 }
 
 // blockedSince is when the item became blocked, or zero when it is not blocked.
