@@ -123,16 +123,6 @@ func (e *opsEnv) handoff(id HandoffID) Handoff {
 	return e.store.snapshot().handoffs[id]
 }
 
-func (e *opsEnv) itemEvents(id ItemID) []Event {
-	var out []Event
-	for _, ev := range e.store.snapshot().events {
-		if ev.ItemID == id {
-			out = append(out, ev)
-		}
-	}
-	return out
-}
-
 // refuses runs op and checks that it fails with code and that nothing stored changed.
 func (e *opsEnv) refuses(code string, op func() error) error {
 	e.t.Helper()
@@ -926,4 +916,28 @@ func TestPeople(t *testing.T) {
 			t.Errorf("loads %v in order %v", got, order)
 		}
 	})
+}
+
+// BenchmarkPreviewAssign measures the capacity check with 500 open items spread over 50 people. The
+// in-memory store copies its state on every read, so this is an upper bound on the domain's own cost.
+func BenchmarkPreviewAssign(b *testing.B) {
+	store := newMemStore()
+	p := opsPolicy()
+	members := make([]UserID, 50)
+	for i := range members {
+		members[i] = UserID("UM" + strings.Repeat("x", i%5) + string(rune('A'+i%26)) + string(rune('a'+i/26)))
+	}
+	p.Teams[0].Members = members
+	now := opsStart
+	for i := 1; i <= 500; i++ {
+		store.state.items[ItemID(i)] = Item{ID: ItemID(i), Stage: "todo", Team: "dev", Size: 3, Assignee: members[i%50]}
+	}
+	store.state.itemSeq = 500
+	svc := &Service{Store: store, Policy: p, Now: func() time.Time { return now }}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := svc.PreviewAssign(bg, opLead, 1, members[3]); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -241,3 +241,15 @@ func TestRulesCoverEveryActionOnce(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkAuthorize measures the check every button click and every rendered button makes.
+func BenchmarkAuthorize(b *testing.B) {
+	p := pmPolicy()
+	it := &Item{ID: 4, Key: "W-4", Team: "dev", Assignee: pmAssignee}
+	h := &Handoff{ID: 7, From: pmAssignee, To: pmTarget, RequestedBy: pmAssignee, Status: HandoffPending}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = p.Authorize(pmDevLead, ActMove, AuthContext{Item: it})
+		_ = p.Authorize(pmStranger, ActHandoffCancel, AuthContext{Item: it, Handoff: h})
+	}
+}
