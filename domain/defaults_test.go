@@ -2,6 +2,7 @@ package domain
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -241,5 +242,60 @@ func TestFieldErrorsCarryTheirCode(t *testing.T) {
 	}
 	if got := ErrorMessage(fe); got != "Give it a title." {
 		t.Errorf("ErrorMessage(FieldErrors) = %q", got)
+	}
+}
+
+// TestWorkflowValidateRandom builds many random workflows: Validate must never panic, and whatever it
+// accepts must keep its promises (named stages in place, every open stage reachable and able to finish).
+func TestWorkflowValidateRandom(t *testing.T) {
+	ids := []StageID{"a", "b", "c", "d", "e", ""}
+	rng := rand.New(rand.NewPCG(1, 2))
+	accepted := 0
+	for n := 0; n < 20000; n++ {
+		var w Workflow
+		// Mostly distinct ids, the last two terminal most of the time, so some workflows are valid.
+		size := 3 + rng.IntN(3)
+		for i := 0; i < size; i++ {
+			id := ids[i]
+			if rng.IntN(20) == 0 {
+				id = ids[rng.IntN(len(ids))]
+			}
+			w.Stages = append(w.Stages, Stage{ID: id, Terminal: i >= size-2 && rng.IntN(8) != 0 || rng.IntN(10) == 0})
+		}
+		w.Transitions = map[StageID][]StageID{}
+		for i := 0; i < rng.IntN(12); i++ {
+			from := ids[rng.IntN(size)]
+			w.Transitions[from] = append(w.Transitions[from], ids[rng.IntN(len(ids))])
+		}
+		pick := func(from, to int) StageID {
+			if rng.IntN(30) == 0 {
+				return ids[rng.IntN(len(ids))]
+			}
+			return ids[from+rng.IntN(to-from)]
+		}
+		w.Initial, w.Triaged, w.Start = pick(0, 1), pick(0, size-2), pick(0, size-2)
+		w.Done, w.Rejected = pick(size-2, size), pick(size-2, size)
+		if w.Validate() != nil {
+			continue
+		}
+		accepted++
+		reach := w.reachableFrom(w.Initial)
+		for _, st := range w.Stages {
+			if !st.Terminal && !reach[st.ID] {
+				t.Fatalf("accepted %+v with %q unreachable", w, st.ID)
+			}
+			for _, to := range w.Transitions[st.ID] {
+				if !w.CanMove(st.ID, to) {
+					t.Fatalf("accepted %+v but CanMove(%q, %q) is false", w, st.ID, to)
+				}
+			}
+		}
+		if d, _ := w.Stage(w.Done); !d.Terminal {
+			t.Fatalf("accepted %+v with a non-terminal done stage", w)
+		}
+	}
+	t.Logf("%d valid workflows", accepted)
+	if accepted < 50 {
+		t.Errorf("only %d random workflows were valid; the generator no longer exercises the property", accepted)
 	}
 }
