@@ -141,9 +141,9 @@ var scanFixtures = []fixtureSpec{{1_000, 0}, {10_000, 0}, {100_000, 0}, {10_000,
 var benchNow = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 // fixture builds (once per test binary) a database with spec.open open items spread evenly among
-// spec.closed closed ones, 50 people, pending handoffs for 1% of open items and a week of events, and
-// returns its path. It writes through txn in transactions of 50k items, so the indexes are exactly
-// what the bot would have written.
+// spec.closed closed ones, 50 people, pending handoffs for 1% of open items and the events of the
+// newest week (creations, and completions of closed items), and returns its path. It writes through
+// txn in transactions of 50k items, so the indexes are exactly what the bot would have written.
 func fixture(b *testing.B, spec fixtureSpec) string {
 	fixtureMu.Lock()
 	defer fixtureMu.Unlock()
@@ -189,7 +189,9 @@ func fixture(b *testing.B, spec fixtureSpec) string {
 			}
 			for id := lo; id < lo+chunk && id <= total; id++ {
 				isOpen := id%openEvery == 0 && opened < spec.open
-				created := benchNow.Add(-time.Duration(total-id+1) * time.Minute) // older IDs are older
+				// One item every 5 minutes, newest last: the digest week holds the newest 2,016 items
+				// whatever the fixture's size, so history length is the only thing that varies.
+				created := benchNow.Add(-time.Duration(total-id+1) * 5 * time.Minute)
 				it := domain.Item{
 					ID: domain.ItemID(id), Key: domain.FormatKey("W", domain.ItemID(id)), Title: fmt.Sprintf("Item %d", id),
 					Requester: people[id%len(people)], Team: "eng", Value: 1 + id%5, Urgency: 1 + id%3, Size: sizes[id%len(sizes)],
