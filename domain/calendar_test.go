@@ -326,3 +326,26 @@ func TestToday(t *testing.T) {
 		t.Errorf("Today with nil location = %v, want %v (UTC)", got, want)
 	}
 }
+
+func TestPreparedCalendarMatchesCalendar(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	withSaturdayHoliday := calTestWeekdays(t)
+	withSaturdayHoliday.Holidays = map[Date]bool{{2026, 12, 25}: true, {2026, 5, 2}: true, {2027, 1, 1}: true, {2026, 6, 1}: false}
+	for _, cal := range []Calendar{calTestWeekdays(t), calTestEveryDay(t), withSaturdayHoliday, {}} {
+		pc := cal.prepare()
+		for i := 0; i < 3000; i++ {
+			from := calTestInstant(r)
+			to := from.Add(time.Duration(r.Int64N(int64(400 * 24 * time.Hour))))
+			if got, want := pc.between(pc.point(from), pc.point(to)), cal.WorkingTime(from, to); got != want {
+				t.Fatalf("prepared WorkingTime(%v, %v) = %v, Calendar says %v", from, to, got, want)
+			}
+			fd, td := DateOf(from), DateOf(to)
+			if got, want := pc.workingDaysBetween(fd, td), cal.WorkingDaysBetween(fd, td); got != want {
+				t.Fatalf("prepared WorkingDaysBetween(%v, %v) = %d, Calendar says %d", fd, td, got, want)
+			}
+			if got, want := pc.workingDay(daysFromCivil(fd.Year, fd.Month, fd.Day)), cal.IsWorkingDay(fd); got != want {
+				t.Fatalf("prepared workingDay(%v) = %v, Calendar says %v", fd, got, want)
+			}
+		}
+	}
+}

@@ -156,6 +156,12 @@ func BuildDigest(tx ReadTx, p *Policy, from, to, now time.Time, top int) (Digest
 	}); err != nil {
 		return Digest{}, fmt.Errorf("digest: reading pending handoffs: %w", err)
 	}
+	slices.SortFunc(b.pending, func(x, y Handoff) int { // oldest first, as the digest lists them
+		if c := x.RequestedAt.Compare(y.RequestedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.ID, y.ID)
+	})
 	for i, h := range b.pending { // an item's oldest undecided handoff is the one that stalls it
 		if j, seen := b.pendingOf[h.ItemID]; !seen || h.RequestedAt.Before(b.pending[j].RequestedAt) {
 			b.pendingOf[h.ItemID] = i
@@ -206,13 +212,16 @@ type digestBuilder struct {
 
 	stalledItems itemChunks
 	stalled      []stalledAt
+
+	overdueItems, dueSoonItems itemChunks
 }
 
 type stalledAt struct {
-	slot    int // in stalledItems
-	id      ItemID
-	finding stallFinding
-	handoff *Handoff
+	severity int
+	slot     int // in stalledItems
+	id       ItemID
+	finding  stallFinding
+	handoff  *Handoff
 }
 
 func newDigestBuilder(p *Policy, d *Digest, people []Person, top int, from, to, now time.Time) *digestBuilder {
@@ -264,9 +273,9 @@ func (b *digestBuilder) add(it *Item) {
 	if !it.Due.IsZero() {
 		switch {
 		case it.Due.Before(d.Today):
-			d.Overdue = append(d.Overdue, *it)
+			b.overdueItems.add(*it)
 		case b.p.DueSoonDays >= 0 && b.daysLeft(d.Today, it.Due) <= b.p.DueSoonDays:
-			d.DueSoon = append(d.DueSoon, *it)
+			b.dueSoonItems.add(*it)
 		}
 	}
 	if it.Triaged || it.Stage != b.p.Workflow.Initial {
@@ -288,7 +297,7 @@ func (b *digestBuilder) add(it *Item) {
 
 func (b *digestBuilder) checkStall(it *Item, openDeps int, pending *Handoff) {
 	if f, ok := b.p.stallCheck(it, openDeps, pending, b.now, b.workedSince, b.stallAfter[it.Stage]); ok {
-		b.stalled = append(b.stalled, stalledAt{slot: b.stalledItems.n, id: it.ID, finding: f, handoff: pending})
+		b.stalled = append(b.stalled, stalledAt{severity: f.reason.severity(), slot: b.stalledItems.n, id: it.ID, finding: f, handoff: pending})
 		b.stalledItems.add(*it)
 	}
 }
@@ -349,7 +358,7 @@ func (b *digestBuilder) finish(tx ReadTx) error {
 
 	// Sorting small records and copying each stalled item once keeps a digest with many stalls cheap.
 	slices.SortFunc(b.stalled, func(x, y stalledAt) int {
-		if c := cmp.Compare(x.finding.reason.severity(), y.finding.reason.severity()); c != 0 {
+		if c := cmp.Compare(x.severity, y.severity); c != 0 {
 			return c
 		}
 		if c := cmp.Compare(y.finding.worked, x.finding.worked); c != 0 {
@@ -370,17 +379,8 @@ func (b *digestBuilder) finish(tx ReadTx) error {
 	}
 	d.Loads, d.Overloaded = b.loads.result()
 
-	byDue := func(a, b Item) int {
-		if a.Due != b.Due {
-			if a.Due.Before(b.Due) {
-				return -1
-			}
-			return 1
-		}
-		return cmp.Compare(a.ID, b.ID)
-	}
-	slices.SortFunc(d.Overdue, byDue)
-	slices.SortFunc(d.DueSoon, byDue)
+	d.Overdue = b.overdueItems.byDue()
+	d.DueSoon = b.dueSoonItems.byDue()
 
 	for _, h := range b.pending {
 		ha := HandoffAge{Handoff: h}
@@ -396,12 +396,6 @@ func (b *digestBuilder) finish(tx ReadTx) error {
 		}
 		d.PendingHandoffs = append(d.PendingHandoffs, ha)
 	}
-	slices.SortStableFunc(d.PendingHandoffs, func(a, b HandoffAge) int {
-		if c := a.Handoff.RequestedAt.Compare(b.Handoff.RequestedAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Handoff.ID, b.Handoff.ID)
-	})
 	return nil
 }
 
@@ -456,17 +450,42 @@ func (b *digestBuilder) blockedList(tx ReadTx, openDeps []int, blockedDeferred m
 		return it, it.Open(), nil
 	}
 
-	out := make([]BlockedItem, 0, len(b.blockedPlain)+len(blockedDeferred))
-	for _, it := range b.blockedPlain {
-		out = append(out, BlockedItem{Item: it, Reason: it.BlockedReason, Since: blockedSince(&it, 0), Depth: 1})
+	// Order small records first and build each BlockedItem once in place.
+	type rec struct {
+		depth int
+		since time.Time
+		id    ItemID
+		item  *Item
+		deps  int
+	}
+	recs := make([]rec, 0, len(b.blockedPlain)+len(blockedDeferred))
+	for i := range b.blockedPlain {
+		it := &b.blockedPlain[i]
+		recs = append(recs, rec{depth: 1, since: blockedSince(it, 0), id: it.ID, item: it})
 	}
 	for id, i := range blockedDeferred {
 		it := b.deferred.at(i)
-		bi := BlockedItem{Item: *it, Reason: it.BlockedReason, Since: blockedSince(it, openDeps[i]), Depth: depthOf(id, 0)}
-		deps := slices.Clone(it.DependsOn)
+		recs = append(recs, rec{depth: depthOf(id, 0), since: blockedSince(it, openDeps[i]), id: id, item: it, deps: openDeps[i]})
+	}
+	slices.SortFunc(recs, func(a, b rec) int {
+		if a.depth != b.depth {
+			return cmp.Compare(b.depth, a.depth)
+		}
+		if c := a.since.Compare(b.since); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	out := make([]BlockedItem, len(recs))
+	for k, r := range recs {
+		out[k] = BlockedItem{Item: *r.item, Reason: r.item.BlockedReason, Since: r.since, Depth: r.depth}
+		if r.deps == 0 {
+			continue
+		}
+		deps := slices.Clone(r.item.DependsOn)
 		slices.Sort(deps)
 		for _, dep := range slices.Compact(deps) {
-			if dep == id || !b.isOpen(dep) {
+			if dep == r.id || !b.isOpen(dep) {
 				continue
 			}
 			depItem, open, err := openItem(dep)
@@ -474,20 +493,10 @@ func (b *digestBuilder) blockedList(tx ReadTx, openDeps []int, blockedDeferred m
 				return nil, err
 			}
 			if open {
-				bi.DependsOn = append(bi.DependsOn, depItem)
+				out[k].DependsOn = append(out[k].DependsOn, depItem)
 			}
 		}
-		out = append(out, bi)
 	}
-	slices.SortFunc(out, func(a, b BlockedItem) int {
-		if a.Depth != b.Depth {
-			return cmp.Compare(b.Depth, a.Depth)
-		}
-		if c := a.Since.Compare(b.Since); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Item.ID, b.Item.ID)
-	})
 	return out, nil
 }
 
@@ -514,6 +523,35 @@ func (c *itemChunks) add(it Item) {
 	last := &c.chunks[len(c.chunks)-1]
 	*last = append(*last, it)
 	c.n++
+}
+
+// byDue returns a copy of the items ordered by due date, then ID. It sorts day numbers, not items, so
+// a long list is cheap to order.
+func (c *itemChunks) byDue() []Item {
+	if c.n == 0 {
+		return nil
+	}
+	type key struct {
+		day  int64
+		id   ItemID
+		slot int
+	}
+	keys := make([]key, c.n)
+	for i := range keys {
+		it := c.at(i)
+		keys[i] = key{daysFromCivil(it.Due.Year, it.Due.Month, it.Due.Day), it.ID, i}
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		if a.day != b.day {
+			return cmp.Compare(a.day, b.day)
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	out := make([]Item, len(keys))
+	for k, key := range keys {
+		out[k] = *c.at(key.slot)
+	}
+	return out
 }
 
 func (c *itemChunks) at(i int) *Item { return &c.chunks[i/itemChunksSize][i%itemChunksSize] }

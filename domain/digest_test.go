@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"sort"
 	"testing"
@@ -22,6 +23,8 @@ type digestFixtureTx struct {
 
 	pointReads []ItemID
 	failEvents error
+	// reverse breaks the port's ID-order promise, to show the digest does not depend on it.
+	reverse bool
 }
 
 func newDigestFixture(items []Item, handoffs []Handoff, people []Person, events []Event) *digestFixtureTx {
@@ -51,7 +54,11 @@ func (tx *digestFixtureTx) Item(id ItemID) (Item, error) {
 }
 
 func (tx *digestFixtureTx) OpenItems(fn func(Item) bool) error {
-	for _, it := range tx.open {
+	for i := range tx.open {
+		it := tx.open[i]
+		if tx.reverse {
+			it = tx.open[len(tx.open)-1-i]
+		}
 		if !fn(it) {
 			break
 		}
@@ -182,8 +189,9 @@ func digestScenario(t testing.TB) (*Policy, *digestFixtureTx, time.Time, time.Ti
 		{ID: 3, Stage: "in_progress", Triaged: true, Assignee: "alice", Value: 4, Urgency: 4, Size: 8, CreatedAt: at(3, 1, 9), StageEnteredAt: at(3, 23, 9)},
 		// Blocked since Friday 09:00: 15+24+24+9 = 72h > 48h → blocked stall.
 		{ID: 4, Stage: "in_progress", Triaged: true, Assignee: "alice", Value: 2, Urgency: 2, Size: 5, BlockedReason: "waiting for the vendor", BlockedAt: at(3, 20, 9), CreatedAt: at(3, 2, 9), StageEnteredAt: at(3, 23, 9)},
-		// Waits on 4, which is blocked itself: a chain of depth 2; waiting 48h, not over. Bob: 13 of 5.
-		{ID: 5, Stage: "review", Triaged: true, Assignee: "bob", Value: 3, Urgency: 2, Size: 13, DependsOn: []ItemID{4, 20}, DependsSince: at(3, 23, 9), CreatedAt: at(3, 3, 9), StageEnteredAt: at(3, 24, 9)},
+		// Waits on 4, which is blocked itself (a chain of depth 2), on 9 (open, not blocked) and on 20
+		// (closed); waiting 48h, not over. Bob: 13 of 5.
+		{ID: 5, Stage: "review", Triaged: true, Assignee: "bob", Value: 3, Urgency: 2, Size: 13, DependsOn: []ItemID{9, 4, 20, 4}, DependsSince: at(3, 23, 9), CreatedAt: at(3, 3, 9), StageEnteredAt: at(3, 24, 9)},
 		// Overdue; its handoff from Monday 08:00 has waited 49h > 24h → handoff stall.
 		{ID: 6, Stage: "todo", Triaged: true, Value: 1, Urgency: 1, Size: 1, Due: Date{2026, 3, 20}, PendingHandoff: 1, CreatedAt: at(3, 4, 9), StageEnteredAt: at(3, 4, 9), LastActivityAt: at(3, 23, 8)},
 		// Pinned first; created in the period, still open; its dependency 99 is closed, so not blocked.
@@ -321,7 +329,7 @@ func TestBuildDigest(t *testing.T) {
 		t.Fatalf("Blocked = %+v, want items 5 and 4", d.Blocked)
 	}
 	if b := d.Blocked[0]; b.Item.ID != 5 || b.Depth != 2 || b.Reason != "" || !b.Since.Equal(calTestAt(p.Calendar.Location, 2026, 3, 23, 9, 0)) ||
-		!slices.Equal(ids(b.DependsOn, func(it Item) ItemID { return it.ID }), []ItemID{4}) {
+		!slices.Equal(ids(b.DependsOn, func(it Item) ItemID { return it.ID }), []ItemID{4, 9}) {
 		t.Errorf("Blocked[0] = item %d depth %d reason %q since %v deps %v", b.Item.ID, b.Depth, b.Reason, b.Since, ids(b.DependsOn, func(it Item) ItemID { return it.ID }))
 	}
 	if b := d.Blocked[1]; b.Item.ID != 4 || b.Depth != 1 || b.Reason != "waiting for the vendor" || len(b.DependsOn) != 0 {
@@ -362,9 +370,10 @@ func TestBuildDigest(t *testing.T) {
 		}
 	}
 
-	// Only the items named by closing events in the period were read one by one; never 24 or 99.
+	// Only the items named by closing events in the period, and the open item 9 that blocked item 5
+	// waits on, were read one by one; never 24 or 99.
 	slices.Sort(tx.pointReads)
-	if want := []ItemID{20, 21, 22, 23, 25, 404}; !slices.Equal(tx.pointReads, want) {
+	if want := []ItemID{9, 20, 21, 22, 23, 25, 404}; !slices.Equal(tx.pointReads, want) {
 		t.Errorf("point reads = %v, want %v", tx.pointReads, want)
 	}
 }
@@ -416,6 +425,21 @@ func TestBuildDigestEdges(t *testing.T) {
 		}
 		if d.Flow.WorkingDays != 0 || d.Flow.Throughput != 1 || d.Flow.CompletionRate != 1 {
 			t.Fatalf("flow = %+v, want 0 working days, throughput 1, completion 1", d.Flow)
+		}
+	})
+	t.Run("OpenItemsOutOfOrder", func(t *testing.T) {
+		want, err := BuildDigest(tx, p, from, now, now, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reversed := *tx
+		reversed.reverse = true
+		got, err := BuildDigest(&reversed, p, from, now, now, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("digest depends on the order of OpenItems:\n got %+v\nwant %+v", got, want)
 		}
 	})
 	t.Run("DependencyCycleTerminates", func(t *testing.T) {
