@@ -11,6 +11,10 @@ import (
 // DefaultDigestTop is how many items the digest ranks when the caller asks for 0 or fewer.
 const DefaultDigestTop = 10
 
+// MaxDigestTop bounds the top list, so a mistyped setting cannot make the digest allocate without
+// limit.
+const MaxDigestTop = 1000
+
 // biggestPerOverloaded is how many of an overloaded person's items the digest names.
 const biggestPerOverloaded = 3
 
@@ -121,7 +125,7 @@ func (d Digest) StalledBy(reason StallReason) []Stall {
 }
 
 // BuildDigest computes the digest for the period [from, to) as of now, ranking the top items (top ≤ 0
-// means DefaultDigestTop).
+// means DefaultDigestTop; more than MaxDigestTop means MaxDigestTop).
 //
 // It reads only what is live plus the period's events: People, PendingHandoffs, one streaming pass over
 // OpenItems, EventsBetween(from, to), point reads of the items those events name, and point reads of
@@ -141,6 +145,7 @@ func BuildDigest(tx ReadTx, p *Policy, from, to, now time.Time, top int) (Digest
 	if top <= 0 {
 		top = DefaultDigestTop
 	}
+	top = min(top, MaxDigestTop)
 	d := Digest{Period: Period{From: from, To: to}, Now: now, Today: p.Calendar.Today(now)}
 
 	var people []Person
@@ -163,7 +168,7 @@ func BuildDigest(tx ReadTx, p *Policy, from, to, now time.Time, top int) (Digest
 		return cmp.Compare(x.ID, y.ID)
 	})
 	for i, h := range b.pending { // an item's oldest undecided handoff is the one that stalls it
-		if j, seen := b.pendingOf[h.ItemID]; !seen || h.RequestedAt.Before(b.pending[j].RequestedAt) {
+		if _, seen := b.pendingOf[h.ItemID]; !seen {
 			b.pendingOf[h.ItemID] = i
 		}
 	}
@@ -464,7 +469,14 @@ func (b *digestBuilder) blockedList(tx ReadTx, openDeps []int, blockedDeferred m
 		it := &b.blockedPlain[i]
 		recs = append(recs, rec{depth: 1, since: blockedSince(it, 0), id: it.ID, item: it})
 	}
-	for id, i := range blockedDeferred {
+	// Depths inside a cycle depend on where the walk starts, so start in ID order to be deterministic.
+	order := make([]ItemID, 0, len(blockedDeferred))
+	for id := range blockedDeferred {
+		order = append(order, id)
+	}
+	slices.Sort(order)
+	for _, id := range order {
+		i := blockedDeferred[id]
 		it := b.deferred.at(i)
 		recs = append(recs, rec{depth: depthOf(id, 0), since: blockedSince(it, openDeps[i]), id: id, item: it, deps: openDeps[i]})
 	}
