@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"math"
 	"slices"
 	"time"
 )
@@ -155,7 +156,19 @@ func (c Calendar) workingBetween(a, b calPoint) time.Duration {
 	if c.workingDayNumber(b.day) {
 		total += b.tod
 	}
-	return total + time.Duration(c.workingDaysBetween(a.day+1, b.day))*day
+	return saturatingAdd(total, int64(c.workingDaysBetween(a.day+1, b.day)))
+}
+
+// maxWholeDays is the most whole days a time.Duration can hold.
+const maxWholeDays = int64(math.MaxInt64/int64(day)) - 1
+
+// saturatingAdd adds whole working days to a duration, stopping at the largest duration instead of
+// overflowing (ranges of more than 290 years).
+func saturatingAdd(total time.Duration, days int64) time.Duration {
+	if days >= maxWholeDays {
+		return math.MaxInt64
+	}
+	return total + time.Duration(days)*day
 }
 
 // AddWorkingTime is the instant at which d working time has passed since from: the inverse of
@@ -332,7 +345,7 @@ func (pc *preparedCalendar) between(a, b calPoint) time.Duration {
 	if pc.workingDay(b.day) {
 		total += b.tod
 	}
-	return total + time.Duration(pc.daysBetween(a.day+1, b.day))*day
+	return saturatingAdd(total, pc.daysBetween(a.day+1, b.day))
 }
 
 // workingDaysBetween is Calendar.WorkingDaysBetween.

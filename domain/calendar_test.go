@@ -349,3 +349,31 @@ func TestPreparedCalendarMatchesCalendar(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCalendar checks that no pair of instants or duration makes the calendar panic, that working time
+// never exceeds elapsed wall-clock days, and that AddWorkingTime never goes backwards.
+func FuzzCalendar(f *testing.F) {
+	f.Add(int64(1774598400), int64(1774857600), int64(24*time.Hour), uint8(0b0111110))
+	f.Add(int64(-62135596800), int64(253402300799), int64(-1), uint8(0))
+	f.Add(int64(0), int64(0), int64(1<<62), uint8(0b1000000))
+	loc := calTestBerlin(f)
+	f.Fuzz(func(t *testing.T, fromUnix, toUnix, d int64, days uint8) {
+		var wd [7]bool
+		for i := range wd {
+			wd[i] = days&(1<<i) != 0
+		}
+		cal := Calendar{WorkingDays: wd, Holidays: map[Date]bool{{2026, 12, 25}: true}, Location: loc}
+		from, to := time.Unix(fromUnix%(1<<40), 0), time.Unix(toUnix%(1<<40), 0)
+		worked := cal.WorkingTime(from, to)
+		if worked < 0 {
+			t.Fatalf("WorkingTime(%v, %v) = %v < 0", from, to, worked)
+		}
+		if elapsed := to.Sub(from); elapsed > 0 && elapsed < 100*365*24*time.Hour && worked > elapsed+25*time.Hour {
+			t.Fatalf("WorkingTime(%v, %v) = %v, more than the elapsed %v", from, to, worked, to.Sub(from))
+		}
+		if got := cal.AddWorkingTime(from, time.Duration(d)); got.Before(from) {
+			t.Fatalf("AddWorkingTime(%v, %v) = %v, before from", from, time.Duration(d), got)
+		}
+		_ = cal.WorkingDaysBetween(DateOf(from), DateOf(to))
+	})
+}

@@ -679,25 +679,44 @@ func (t *loadTally) result() ([]PersonLoad, []OverloadedPerson) {
 	return loads, over
 }
 
-// closingEvents are the event types that can take an item to a terminal stage; only the items they
-// name are read back.
-func closingEvent(t EventType) bool {
-	switch t {
+// mayClose reports whether an event can have taken its item to a terminal stage; only the items such
+// events name are read back. Events of the closing types that record their changes are read back only
+// when a change sets a resolution or enters a terminal stage, so ordinary stage moves cost nothing.
+func mayClose(e *Event, terminal map[StageID]bool) bool {
+	if e.ItemID == 0 {
+		return false
+	}
+	switch e.Type {
 	case EventMoved, EventRejected, EventDuplicate, EventHandoffAccepted:
+	default:
+		return false
+	}
+	if len(e.Changes) == 0 {
 		return true
+	}
+	for _, c := range e.Changes {
+		if c.Field == "resolution" || (c.Field == "stage" && terminal[StageID(c.After)]) {
+			return true
+		}
 	}
 	return false
 }
 
 // flowFromEvents fills the event-derived metrics (see Flow).
 func flowFromEvents(tx ReadTx, p *Policy, from, to time.Time, f *Flow) error {
+	terminal := map[StageID]bool{}
+	for _, s := range p.Workflow.Stages {
+		if s.Terminal {
+			terminal[s.ID] = true
+		}
+	}
 	candidates := map[ItemID]struct{}{}
 	var order []ItemID
 	if err := tx.EventsBetween(from, to, func(e Event) bool {
 		switch {
 		case e.Type == EventCreated:
 			f.Created++
-		case closingEvent(e.Type) && e.ItemID != 0:
+		case mayClose(&e, terminal):
 			if _, seen := candidates[e.ItemID]; !seen {
 				candidates[e.ItemID] = struct{}{}
 				order = append(order, e.ItemID)

@@ -220,8 +220,9 @@ func digestScenario(t testing.TB) (*Policy, *digestFixtureTx, time.Time, time.Ti
 		{At: at(3, 23, 9), Type: EventCreated, ItemID: 1},
 		{At: at(3, 24, 12), Type: EventCreated, ItemID: 7},
 		{At: at(3, 24, 9), Type: EventCreated, ItemID: 22},
-		{At: at(3, 23, 15), Type: EventMoved, ItemID: 20},
-		{At: at(3, 24, 11), Type: EventMoved, ItemID: 21},
+		{At: at(3, 23, 15), Type: EventMoved, ItemID: 20, Changes: []Change{{Field: "stage", Before: "review", After: "done"}, {Field: "resolution", After: "done"}}},
+		{At: at(3, 24, 11), Type: EventMoved, ItemID: 21, Changes: []Change{{Field: "stage", Before: "testing", After: "done"}}},
+		{At: at(3, 23, 9), Type: EventMoved, ItemID: 3, Changes: []Change{{Field: "stage", Before: "todo", After: "in_progress"}}}, // an ordinary move: never read
 		{At: at(3, 24, 12), Type: EventMoved, ItemID: 22},
 		{At: at(3, 24, 13), Type: EventMoved, ItemID: 22}, // read once however often it is named
 		{At: at(3, 24, 16), Type: EventRejected, ItemID: 23},
