@@ -133,6 +133,11 @@ func (db *DB) Update(ctx context.Context, fn func(domain.Tx) error) error {
 		}
 		return callSafely(func() error { return fn(&txn{btx: btx}) })
 	}
+	return db.write(run)
+}
+
+// write commits run alone when no other write is in progress and in a batch otherwise.
+func (db *DB) write(run func(*bolt.Tx) error) error {
 	defer db.writers.Add(-1)
 	if db.writers.Add(1) == 1 {
 		return db.bolt.Update(run)
@@ -291,12 +296,12 @@ func (db *DB) GetKV(bucket, key string) ([]byte, error) {
 
 // PutKV stores val under bucket/key, creating the bucket as needed.
 func (db *DB) PutKV(bucket, key string, val []byte) error {
-	return db.bolt.Batch(func(btx *bolt.Tx) error { return (&txn{btx: btx}).PutKV(bucket, key, val) })
+	return db.write(func(btx *bolt.Tx) error { return (&txn{btx: btx}).PutKV(bucket, key, val) })
 }
 
 // DeleteKV removes bucket/key; a missing key or bucket is not an error.
 func (db *DB) DeleteKV(bucket, key string) error {
-	return db.bolt.Batch(func(btx *bolt.Tx) error { return (&txn{btx: btx}).DeleteKV(bucket, key) })
+	return db.write(func(btx *bolt.Tx) error { return (&txn{btx: btx}).DeleteKV(bucket, key) })
 }
 
 // ForEachKV visits bucket's keys in byte order with copies of their values; fn returning false stops.
