@@ -73,12 +73,16 @@ func TestIteratorsStopEarly(t *testing.T) {
 	})
 	mustView(t, db, func(tx domain.ReadTx) error {
 		for name, iter := range map[string]func(stop func() bool) error{
-			"OpenItems":           func(s func() bool) error { return tx.OpenItems(func(domain.Item) bool { return s() }) },
-			"OpenItemsByAssignee": func(s func() bool) error { return tx.OpenItemsByAssignee("UASSIGNEE", func(domain.Item) bool { return s() }) },
-			"OpenItemsInStage":    func(s func() bool) error { return tx.OpenItemsInStage("in_progress", func(domain.Item) bool { return s() }) },
-			"ItemsByRequester":    func(s func() bool) error { return tx.ItemsByRequester("UREQ", func(domain.Item) bool { return s() }) },
-			"PendingHandoffs":     func(s func() bool) error { return tx.PendingHandoffs(func(domain.Handoff) bool { return s() }) },
-			"People":              func(s func() bool) error { return tx.People(func(domain.Person) bool { return s() }) },
+			"OpenItems": func(s func() bool) error { return tx.OpenItems(func(domain.Item) bool { return s() }) },
+			"OpenItemsByAssignee": func(s func() bool) error {
+				return tx.OpenItemsByAssignee("UASSIGNEE", func(domain.Item) bool { return s() })
+			},
+			"OpenItemsInStage": func(s func() bool) error {
+				return tx.OpenItemsInStage("in_progress", func(domain.Item) bool { return s() })
+			},
+			"ItemsByRequester": func(s func() bool) error { return tx.ItemsByRequester("UREQ", func(domain.Item) bool { return s() }) },
+			"PendingHandoffs":  func(s func() bool) error { return tx.PendingHandoffs(func(domain.Handoff) bool { return s() }) },
+			"People":           func(s func() bool) error { return tx.People(func(domain.Person) bool { return s() }) },
 			"EventsBetween": func(s func() bool) error {
 				return tx.EventsBetween(baseTime, baseTime.Add(time.Hour), func(domain.Event) bool { return s() })
 			},
