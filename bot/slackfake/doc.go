@@ -1,0 +1,90 @@
+// Package slackfake is a local Slack: the Web API and Socket Mode of one
+// workspace with one installed app, served on a loopback port. It behaves
+// like Slack, limits, error codes and failures included, so that an app can
+// be tested end to end with the real slack-go client and no network. It
+// knows nothing of any particular app: it is Slack, not a mock of a bot.
+//
+// # Starting
+//
+//	fake := slackfake.New(slackfake.Options{Logf: t.Logf})
+//	if err := fake.Start(); err != nil { … }
+//	defer fake.Close() // closes sockets, stops timers, waits for goroutines
+//
+//	api := slack.New(fake.BotToken(),
+//		slack.OptionAppLevelToken(fake.AppToken()),
+//		slack.OptionAPIURL(fake.URL())) // "http://127.0.0.1:port/api/"
+//	sm := socketmode.New(api)
+//
+//	fake.AddUser(slackfake.User{ID: "U1", Name: "alice", RealName: "Alice", TZ: "Europe/Paris"})
+//	fake.AddChannel("C1", "general")
+//
+// Options holds Slack's real numbers by default (trigger_id 3 s, ack
+// deadline 3 s, redelivery after 3 s, up to 3 retries, response_url 5 uses
+// in 30 min, 10 sockets). Tests shorten the durations and may inject a
+// clock (Options.Now) for trigger_id and response_url expiry.
+//
+// # Web API
+//
+// Methods live at /api/<method> and take form-encoded (token field or
+// Bearer) or JSON (Bearer) bodies: auth.test, apps.connections.open (app
+// token only), chat.postMessage/update/delete/postEphemeral/getPermalink,
+// conversations.open/info, users.info/list, usergroups.users.list,
+// views.open/push/update/publish, files.getUploadURLExternal, the upload
+// URL, and files.completeUploadExternal (slack-go's UploadFileContext works).
+// A bot token on apps.connections.open, or the app token anywhere else,
+// answers not_allowed_token_type; an unknown token invalid_auth; no token
+// not_authed. An unknown method answers unknown_method (HTTP 404) and is
+// listed by UnknownMethods. Every call is recorded (Calls).
+//
+// Everything sent is checked against Block Kit's rules, answering as Slack
+// does: invalid_blocks with "errors" and response_metadata.messages such as
+// "must be less than 151 characters [json-pointer:/blocks/0/text/text]" for
+// messages; invalid_arguments with "[ERROR] …" messages for views;
+// view_too_large, msg_too_long, hash_conflict, push_limit_reached,
+// expired_trigger_id, exchanged_trigger_id, not_found.
+//
+// # Acting as people
+//
+// The driver sends what Slack would send over the socket, and returns a
+// *Delivery to await the app's ack:
+//
+//	d, _ := fake.SlashCommand("U1", "C1", "/work", "new Fix the printer")
+//	ack, err := d.WaitTimeout(5 * time.Second) // ErrAckTimeout, ErrNotConnected…
+//	modal, _ := fake.TopModal("U1")
+//	d, _ = fake.SubmitView("U1", modal.ID, map[string]map[string]slackfake.Value{
+//		"title": {"input": slackfake.TextValue("Fix the printer")},
+//	})
+//	msg, _ := fake.LastMessage("C1")
+//	d, _ = fake.ClickButton("U1", msg.Ref(), "Take it") // by action_id or text
+//	d, _ = fake.Choose("U1", msg.Ref(), "move", slackfake.OptionValue("doing"))
+//	d, _ = fake.OpenAppHome("U1")
+//	d, _ = fake.SendEvent(map[string]any{"type": "member_joined_channel", …})
+//	fake.SendRaw([]byte(`{"garbage":`))
+//
+// Acks carry effects as in Slack: a slash-command ack payload is shown
+// (ephemeral, or in_channel); a view_submission ack's response_action
+// (errors, update, push, clear, or none to close) changes the modal stack.
+// An ack after the deadline is recorded as Late and its payload ignored.
+// Unacked events_api envelopes are redelivered with retry_attempt and
+// retry_reason "timeout".
+//
+// # Assertions and waiting
+//
+// Messages(channel), DMs(user), Ephemerals(user), Views(user) (every change
+// a person saw), ModalStack, TopModal, Home, Calls(method), Acks (with
+// latency), Unacked, Envelopes, StrayAcks, Connections. Never sleep: wait on
+// a condition, re-checked on every change of the fake:
+//
+//	err := fake.WaitForTimeout(2*time.Second, func() bool { return len(fake.Messages("C1")) == 1 })
+//
+// # Faults
+//
+//	fake.FailNext("chat.postMessage", 2, slackfake.Fault{Status: 429, RetryAfter: time.Second})
+//	fake.FailNext("views.open", 1, slackfake.Fault{Status: 503})
+//	fake.FailNext("users.info", 1, slackfake.Fault{Delay: 2 * time.Second})
+//	fake.Disconnect("refresh_requested") // or "warning"; an 11th socket gets too_many_websockets
+//	fake.DropSockets()                   // cut without a close frame
+//
+// Not implemented: group DMs, Events API over HTTP, rate limiting by tier
+// (inject it with FailNext), and methods the app does not use.
+package slackfake
