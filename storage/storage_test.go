@@ -3,10 +3,12 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -467,5 +469,52 @@ func TestConcurrentUpdatesAreRaceFreeAndAllCommit(t *testing.T) {
 	}
 	if len(ids) != writers*perWriter || ids[len(ids)-1] != writers*perWriter {
 		t.Errorf("got %d items, last ID %d; want %d dense IDs", len(ids), ids[len(ids)-1], writers*perWriter)
+	}
+}
+
+// In a batch, one failing function rolls the shared transaction back and bbolt reruns the others;
+// nothing a failed Update wrote may survive, and every successful one must.
+func TestConcurrentUpdatesWithFailuresKeepExactlyTheSuccessfulOnes(t *testing.T) {
+	db := openTestDB(t)
+	const writers = 48
+	var wg sync.WaitGroup
+	results := make([]error, writers)
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[w] = db.Update(context.Background(), func(tx domain.Tx) error {
+				it := fullItem(0)
+				it.Title = fmt.Sprintf("writer %d", w)
+				if _, err := createItem(tx, it); err != nil {
+					return err
+				}
+				if err := tx.(KVTx).PutKV("writers", strconv.Itoa(w), []byte("done")); err != nil {
+					return err
+				}
+				if w%3 == 0 {
+					return domain.Errorf(domain.ECONFLICT, "writer %d refuses", w)
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	titles := map[string]bool{}
+	if err := db.ExportItems(func(it domain.Item) error { titles[it.Title] = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for w, err := range results {
+		wantFail := w%3 == 0
+		if wantFail != (domain.ErrorCode(err) == domain.ECONFLICT) || (!wantFail && err != nil) {
+			t.Errorf("writer %d: Update = %v", w, err)
+		}
+		kv, _ := db.GetKV("writers", strconv.Itoa(w))
+		if stored := titles[fmt.Sprintf("writer %d", w)]; stored == wantFail || (kv != nil) == wantFail {
+			t.Errorf("writer %d (failed=%v): item stored=%v, KV stored=%v", w, wantFail, stored, kv != nil)
+		}
+	}
+	if len(titles) != writers-writers/3 {
+		t.Errorf("%d items stored, want %d", len(titles), writers-writers/3)
 	}
 }
