@@ -115,8 +115,11 @@ func (f *Fake) chatPostMessage(r *request) (map[string]any, *apiError) {
 }
 
 func (f *Fake) chatUpdate(r *request) (map[string]any, *apiError) {
+	// Slack keeps a message's blocks when chat.update leaves them out, and
+	// removes them for an empty array.
+	keepBlocks := r.p.raw("blocks") == nil
 	text, blocks, aerr := messageContent(r.p)
-	if aerr != nil {
+	if aerr != nil && !(keepBlocks && aerr.code == "no_text") {
 		return nil, aerr
 	}
 	f.mu.Lock()
@@ -131,6 +134,12 @@ func (f *Fake) chatUpdate(r *request) (map[string]any, *apiError) {
 	}
 	if m.User != f.opts.BotUserID {
 		return nil, fail("cant_update_message")
+	}
+	if keepBlocks {
+		blocks = m.Blocks
+	}
+	if text == "" && blocks == nil {
+		return nil, fail("no_text")
 	}
 	m.Text, m.Blocks = text, blocks
 	m.Edited = true
