@@ -54,10 +54,10 @@ func (t *txn) OpenItems(fn func(domain.Item) bool) error {
 	if err != nil {
 		return err
 	}
-	var r itemRecord
 	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if err := decodeItemInto(v, &r); err != nil {
+		r, err := decodeItem(v)
+		if err != nil {
 			return fmt.Errorf("idx_open/%x: %w", k, err)
 		}
 		if !fn(r.toDomain()) {
