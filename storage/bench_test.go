@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"go.uber.org/goleak"
 
 	"workbot/domain"
 )
@@ -27,6 +28,13 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if fixtureDir != "" {
 		os.RemoveAll(fixtureDir)
+	}
+	// Batches, Check and the helper processes all start goroutines; none may outlive its test.
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goroutine leak: %v\n", err)
+			code = 1
+		}
 	}
 	os.Exit(code)
 }
