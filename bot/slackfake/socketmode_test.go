@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
 	"github.com/slack-go/slack/socketmode"
@@ -173,7 +174,12 @@ func TestConnectRateLimited(t *testing.T) {
 // TestEventRedelivery checks that an unacked events_api envelope comes back
 // with retry_attempt and retry_reason, and that acking stops the retries.
 func TestEventRedelivery(t *testing.T) {
-	f := startFake(t, fastOptions(t))
+	opts := fastOptions(t)
+	// One retry only, and time enough to ack it, so that the outcome does not
+	// depend on how fast this machine is.
+	opts.RedeliveryAfter = 500 * time.Millisecond
+	opts.MaxRedeliveries = 1
+	f := startFake(t, opts)
 	a := startApp(t, f)
 	a.next(t, socketmode.EventTypeHello)
 
@@ -280,4 +286,58 @@ func TestBadEnvelopeReachesClient(t *testing.T) {
 	// Acking an envelope the fake never sent is recorded as stray.
 	a.ack(t, &socketmode.Request{EnvelopeID: "e-1"}, nil)
 	waitFor(t, f, "stray ack", func() bool { return len(f.StrayAcks()) == 1 })
+}
+
+// TestHelloAndPings dials the socket with a bare websocket client: the first
+// frame is hello, and the server keeps sending PING frames.
+func TestHelloAndPings(t *testing.T) {
+	f := startFake(t, fastOptions(t))
+	_, resp := callJSON(t, f, "apps.connections.open", f.AppToken(), nil)
+	wsURL, _ := resp["url"].(string)
+	if !strings.HasPrefix(wsURL, "ws://127.0.0.1:") {
+		t.Fatalf("url = %v", resp)
+	}
+	conn, _, err := websocket.DefaultDialer.DialContext(ctxT(t), wsURL, http.Header{"Origin": {"https://api.slack.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	pings := make(chan struct{}, 16)
+	conn.SetPingHandler(func(string) error {
+		select {
+		case pings <- struct{}{}:
+		default:
+		}
+		return nil
+	})
+	var hello socketmode.Request
+	if err := conn.ReadJSON(&hello); err != nil {
+		t.Fatal(err)
+	}
+	if hello.Type != "hello" || hello.NumConnections != 1 || hello.ConnectionInfo.AppID != f.AppID() {
+		t.Fatalf("hello = %+v", hello)
+	}
+	// Control frames are handled while reading; keep reading in the background.
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		for {
+			if _, _, err := conn.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	for i := range 2 {
+		select {
+		case <-pings:
+		case <-time.After(waitLimit):
+			t.Fatalf("ping %d never came", i+1)
+		}
+	}
+	// A ticket opens one socket only.
+	if _, _, err := websocket.DefaultDialer.DialContext(ctxT(t), wsURL, nil); err == nil {
+		t.Fatal("ticket reused")
+	}
+	conn.Close()
+	<-readDone
 }

@@ -255,3 +255,28 @@ func collectText(v any, parts *[]string) {
 		}
 	}
 }
+
+// Channel describes a channel or DM of the workspace.
+type Channel struct {
+	ID    string
+	Name  string // empty for a DM
+	IsIM  bool
+	User  string // the other member of a DM
+	Count int    // messages in its history
+}
+
+// Channels lists the workspace's channels and DMs, sorted by id.
+func (f *Fake) Channels() []Channel {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Channel
+	for _, id := range sortedKeys(f.channels) {
+		c := f.channels[id]
+		ch := Channel{ID: c.id, IsIM: c.isIM, User: c.imUser, Count: len(c.messages)}
+		if !c.isIM {
+			ch.Name = c.name
+		}
+		out = append(out, ch)
+	}
+	return out
+}
