@@ -344,6 +344,9 @@ func (f *Fake) SubmitView(user, viewID string, values map[string]map[string]Valu
 			}
 		}
 	}
+	// The errors shown after the last submission go away as the person
+	// submits again.
+	vs.errors = nil
 	for bid, acts := range values {
 		for aid, v := range acts {
 			if vs.draft[bid] == nil {

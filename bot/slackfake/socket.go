@@ -92,6 +92,9 @@ func (f *Fake) serveSocket(w http.ResponseWriter, r *http.Request) {
 	if tooMany {
 		c.draining = true
 	}
+	// Slack's first frame is always hello: hold the write lock until it is
+	// out, so that no envelope dispatched meanwhile can overtake it.
+	c.writeMu.Lock()
 	f.conns[c] = struct{}{}
 	f.wg.Add(2) // this reader and the pinger
 	f.notifyLocked()
@@ -110,7 +113,7 @@ func (f *Fake) serveSocket(w http.ResponseWriter, r *http.Request) {
 		f.wg.Done()
 	}()
 
-	_ = c.writeJSON(map[string]any{
+	hello, _ := json.Marshal(map[string]any{
 		"type":            "hello",
 		"num_connections": live + 1,
 		"debug_info": map[string]any{
@@ -120,6 +123,9 @@ func (f *Fake) serveSocket(w http.ResponseWriter, r *http.Request) {
 		},
 		"connection_info": map[string]any{"app_id": f.opts.AppID},
 	})
+	_ = ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_ = ws.WriteMessage(websocket.TextMessage, hello)
+	c.writeMu.Unlock()
 	if tooMany {
 		f.disconnect(c, "too_many_websockets")
 	}

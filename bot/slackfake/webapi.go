@@ -23,8 +23,7 @@ type Fault struct {
 	// Zero answers 200 after Delay, running the method normally.
 	Status int
 	// RetryAfter is sent as the Retry-After header of a 429, in whole
-	// seconds rounded up (Slack sends integers); zero sends "0"… which
-	// slack-go treats as 1 s.
+	// seconds rounded up, as Slack sends integers.
 	RetryAfter time.Duration
 	// Delay holds the response back this long (a slow Slack).
 	Delay time.Duration
@@ -213,6 +212,11 @@ func (f *Fake) serveAPI(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html")
 			w.WriteHeader(fault.Status)
 			_, _ = io.WriteString(w, "<html><body>Slack is having trouble</body></html>")
+			return
+		case fault.Status != 0:
+			call.Status = fault.Status
+			f.record(call)
+			writeJSON(w, fault.Status, map[string]any{"ok": false, "error": http.StatusText(fault.Status)})
 			return
 		case fault.Error != "":
 			call.Error = fault.Error
