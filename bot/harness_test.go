@@ -375,4 +375,3 @@ func (h *harness) request(user, title string, size string) domain.ItemID {
 	})
 	return id
 }
-

@@ -130,11 +130,11 @@ func TestRenderHomeGolden(t *testing.T) {
 	it := sampleItem()
 	d := homeData{
 		User: "ULEAD", Policy: p, IsLead: true,
-		Mine:     p.Rank([]domain.Item{it}, renderNow),
-		Incoming: []handoffWithItem{{Handoff: domain.Handoff{ID: 7, ItemID: 42, RequestedBy: "UDEV", To: "ULEAD", Status: domain.HandoffPending, Note: domain.HandoffNote{Next: "Review it"}}, Item: it}},
-		Requests: []domain.Item{it},
-		Load:     domain.PersonLoad{Person: domain.Person{ID: "ULEAD"}, Load: 3, Capacity: 10, Utilisation: 0.3},
-		TeamLoad: []domain.PersonLoad{{Person: domain.Person{ID: "UDEV"}, Load: 12, Capacity: 10, Utilisation: 1.2, Overloaded: true}},
+		Mine:       p.Rank([]domain.Item{it}, renderNow),
+		Incoming:   []handoffWithItem{{Handoff: domain.Handoff{ID: 7, ItemID: 42, RequestedBy: "UDEV", To: "ULEAD", Status: domain.HandoffPending, Note: domain.HandoffNote{Next: "Review it"}}, Item: it}},
+		Requests:   []domain.Item{it},
+		Load:       domain.PersonLoad{Person: domain.Person{ID: "ULEAD"}, Load: 3, Capacity: 10, Utilisation: 0.3},
+		TeamLoad:   []domain.PersonLoad{{Person: domain.Person{ID: "UDEV"}, Load: 12, Capacity: 10, Utilisation: 1.2, Overloaded: true}},
 		TriageSize: 1, TriageQueue: p.Rank([]domain.Item{it}, renderNow),
 	}
 	golden(t, "home_lead", homeView(d))
