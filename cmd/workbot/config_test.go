@@ -259,12 +259,12 @@ func TestBadEnvironment(t *testing.T) {
 		env  env
 		want string
 	}{
-		"bot token kind":  {env{"SLACK_BOT_TOKEN": "xapp-1-wrong"}, "SLACK_BOT_TOKEN: must be a bot token starting with xoxb-"},
-		"app token kind":  {env{"SLACK_APP_TOKEN": "xoxb-wrong"}, "SLACK_APP_TOKEN: must be an app-level token starting with xapp-"},
-		"api url":         {env{"SLACK_API_URL": "ftp://slack"}, "SLACK_API_URL:"},
-		"relative url":    {env{"SLACK_API_URL": "/api/"}, "SLACK_API_URL:"},
-		"log level":       {env{"WORKBOT_LOG_LEVEL": "loud"}, "WORKBOT_LOG_LEVEL:"},
-		"log format":      {env{"WORKBOT_LOG_FORMAT": "xml"}, `WORKBOT_LOG_FORMAT: "xml" is not json or console`},
+		"bot token kind":     {env{"SLACK_BOT_TOKEN": "xapp-1-wrong"}, "SLACK_BOT_TOKEN: must be a bot token starting with xoxb-"},
+		"app token kind":     {env{"SLACK_APP_TOKEN": "xoxb-wrong"}, "SLACK_APP_TOKEN: must be an app-level token starting with xapp-"},
+		"api url":            {env{"SLACK_API_URL": "ftp://slack"}, "SLACK_API_URL:"},
+		"relative url":       {env{"SLACK_API_URL": "/api/"}, "SLACK_API_URL:"},
+		"log level":          {env{"WORKBOT_LOG_LEVEL": "loud"}, "WORKBOT_LOG_LEVEL:"},
+		"log format":         {env{"WORKBOT_LOG_FORMAT": "xml"}, `WORKBOT_LOG_FORMAT: "xml" is not json or console`},
 		"defaults are valid": {env{}, ""},
 	}
 	for name, tc := range cases {

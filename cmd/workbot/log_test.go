@@ -30,7 +30,7 @@ func TestLoggerRedactsTokens(t *testing.T) {
 			}
 			for _, tok := range tokens {
 				logger.Info().Str("token", tok).Msg("connecting with " + tok)
-				logger.Error().Err(errors.New("auth failed for Bearer " + tok)).Str("url", "wss://x/?t="+tok).Msg("")
+				logger.Error().Err(errors.New("auth failed for Bearer "+tok)).Str("url", "wss://x/?t="+tok).Msg("")
 			}
 			got := out.String()
 			for _, tok := range tokens {
