@@ -2,6 +2,7 @@ package slackfake
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"unicode/utf8"
 )
@@ -211,4 +212,26 @@ func (f *Fake) chatGetPermalink(r *request) (map[string]any, *apiError) {
 		"channel":   c.id,
 		"permalink": "https://" + f.opts.TeamDomain + ".slack.com/archives/" + c.id + "/p" + strings.ReplaceAll(ts, ".", ""),
 	}, nil
+}
+
+// PostAsUser adds a message written by a person to a channel's history, as
+// if typed in Slack. No event is sent: pair it with SendEvent when the app
+// should hear of it.
+func (f *Fake) PostAsUser(user, channelID, text, threadTS string) (Message, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, err := f.personLocked(user); err != nil {
+		return Message{}, err
+	}
+	c, ok := f.channels[channelID]
+	if !ok {
+		return Message{}, fmt.Errorf("slackfake: no such channel %q", channelID)
+	}
+	if threadTS != "" && f.messageLocked(c.id, threadTS) == nil {
+		return Message{}, fmt.Errorf("slackfake: no message %s in %s to reply to", threadTS, c.id)
+	}
+	m := &Message{Channel: c.id, TS: f.nextTSLocked(), ThreadTS: threadTS, User: user, Text: text}
+	c.messages = append(c.messages, m)
+	f.notifyLocked()
+	return m.clone(), nil
 }

@@ -20,7 +20,7 @@ func TestMain(m *testing.M) {
 const waitLimit = 5 * time.Second
 
 // fastOptions shortens Slack's durations so tests run in milliseconds.
-func fastOptions(t *testing.T) Options {
+func fastOptions(t testing.TB) Options {
 	return Options{
 		Logf:            t.Logf,
 		PingInterval:    50 * time.Millisecond,
@@ -29,7 +29,7 @@ func fastOptions(t *testing.T) Options {
 	}
 }
 
-func startFake(t *testing.T, opts Options) *Fake {
+func startFake(t testing.TB, opts Options) *Fake {
 	t.Helper()
 	f := New(opts)
 	if err := f.Start(); err != nil {
@@ -44,7 +44,7 @@ func startFake(t *testing.T, opts Options) *Fake {
 
 // newAPI returns a slack-go client on the fake whose idle connections are
 // closed at cleanup, so goleak sees no leftover transport goroutines.
-func newAPI(t *testing.T, f *Fake, opts ...slack.Option) *slack.Client {
+func newAPI(t testing.TB, f *Fake, opts ...slack.Option) *slack.Client {
 	t.Helper()
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
@@ -63,7 +63,7 @@ type app struct {
 	events chan socketmode.Event
 }
 
-func startApp(t *testing.T, f *Fake, opts ...slack.Option) *app {
+func startApp(t testing.TB, f *Fake, opts ...slack.Option) *app {
 	t.Helper()
 	api := newAPI(t, f, opts...)
 	sm := socketmode.New(api, socketmode.OptionPingInterval(2*time.Second))
@@ -100,7 +100,7 @@ func startApp(t *testing.T, f *Fake, opts ...slack.Option) *app {
 }
 
 // next returns the next event of type typ, skipping others.
-func (a *app) next(t *testing.T, typ socketmode.EventType) socketmode.Event {
+func (a *app) next(t testing.TB, typ socketmode.EventType) socketmode.Event {
 	t.Helper()
 	deadline := time.After(waitLimit)
 	for {
@@ -115,7 +115,7 @@ func (a *app) next(t *testing.T, typ socketmode.EventType) socketmode.Event {
 	}
 }
 
-func (a *app) ack(t *testing.T, req *socketmode.Request, payload any) {
+func (a *app) ack(t testing.TB, req *socketmode.Request, payload any) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
@@ -124,14 +124,14 @@ func (a *app) ack(t *testing.T, req *socketmode.Request, payload any) {
 	}
 }
 
-func waitFor(t *testing.T, f *Fake, what string, cond func() bool) {
+func waitFor(t testing.TB, f *Fake, what string, cond func() bool) {
 	t.Helper()
 	if err := f.WaitForTimeout(waitLimit, cond); err != nil {
 		t.Fatalf("waiting for %s: %v", what, err)
 	}
 }
 
-func await(t *testing.T, d *Delivery) Ack {
+func await(t testing.TB, d *Delivery) Ack {
 	t.Helper()
 	ack, err := d.WaitTimeout(waitLimit)
 	if err != nil {
@@ -140,7 +140,7 @@ func await(t *testing.T, d *Delivery) Ack {
 	return ack
 }
 
-func ctxT(t *testing.T) context.Context {
+func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	t.Cleanup(cancel)
 	return ctx

@@ -12,7 +12,7 @@ import (
 )
 
 // callJSON posts a JSON body with a Bearer token and decodes the answer.
-func callJSON(t *testing.T, f *Fake, method, token string, body any) (int, map[string]any) {
+func callJSON(t testing.TB, f *Fake, method, token string, body any) (int, map[string]any) {
 	t.Helper()
 	data, err := json.Marshal(body)
 	if err != nil {
@@ -30,7 +30,7 @@ func callJSON(t *testing.T, f *Fake, method, token string, body any) (int, map[s
 }
 
 // callForm posts form fields, the token among them, as slack-go does.
-func callForm(t *testing.T, f *Fake, method string, form url.Values) (int, map[string]any) {
+func callForm(t testing.TB, f *Fake, method string, form url.Values) (int, map[string]any) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctxT(t), http.MethodPost, f.URL()+method, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -40,7 +40,7 @@ func callForm(t *testing.T, f *Fake, method string, form url.Values) (int, map[s
 	return do(t, req)
 }
 
-func do(t *testing.T, req *http.Request) (int, map[string]any) {
+func do(t testing.TB, req *http.Request) (int, map[string]any) {
 	t.Helper()
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
