@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // responseURL is a response_url handed out with a slash command or a click.
@@ -137,6 +138,9 @@ func (f *Fake) applyResponseURL(path string, body []byte) *apiError {
 	return nil
 }
 
+// maxAltText is the longest alt_txt files.getUploadURLExternal takes.
+const maxAltText = 1000
+
 // upload is a file between files.getUploadURLExternal and its completion.
 type upload struct {
 	id, name, altText string
@@ -147,10 +151,18 @@ type upload struct {
 }
 
 func (f *Fake) filesGetUploadURLExternal(r *request) (map[string]any, *apiError) {
+	// Slack reads this method's arguments from a form only: a JSON body is
+	// answered as if filename and length were missing.
+	if r.p.js != nil {
+		return nil, invalidArguments([]string{"missing required field: filename", "missing required field: length"})
+	}
 	name := r.p.get("filename")
 	length, err := strconv.Atoi(r.p.get("length"))
 	if name == "" || err != nil || length <= 0 {
-		return nil, invalidArguments([]string{"missing required field: filename or length [json-pointer:/]"})
+		return nil, invalidArguments([]string{"missing required field: filename or length"})
+	}
+	if utf8.RuneCountInString(r.p.get("alt_txt")) > maxAltText {
+		return nil, fail("alt_txt_too_large")
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -205,7 +217,11 @@ func (f *Fake) filesCompleteUploadExternal(r *request) (map[string]any, *apiErro
 		return nil, invalidArguments([]string{"missing required field: files [json-pointer:/files]"})
 	}
 	text := r.p.get("initial_comment")
-	blocks := r.p.raw("blocks")
+	var blocks json.RawMessage
+	if text == "" {
+		// Slack ignores blocks when there is an initial_comment.
+		blocks = r.p.raw("blocks")
+	}
 	if blocks != nil {
 		if errs := validateBlocks(blocks, surfaceMessage, "/blocks"); len(errs) > 0 {
 			return nil, invalidBlocks(errs)

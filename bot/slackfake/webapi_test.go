@@ -316,6 +316,10 @@ func TestFileUploadV2(t *testing.T) {
 	if fl.ID != sum.ID || fl.Title != "Weekly chart" || fl.Name != "chart.png" || !bytes.Equal(fl.Content, content) {
 		t.Fatalf("file = %+v, summary %+v", fl, sum)
 	}
+	// Slack takes this method's arguments from a form only.
+	if _, resp := callJSON(t, f, "files.getUploadURLExternal", f.BotToken(), map[string]any{"filename": "a.png", "length": 3}); resp["error"] != "invalid_arguments" {
+		t.Fatalf("JSON body: %v", resp)
+	}
 	// A file id can be completed once.
 	_, err = api.CompleteUploadExternalContext(ctxT(t), slack.CompleteUploadExternalParameters{
 		Files: []slack.FileSummary{{ID: sum.ID}}, Channel: "C1",
