@@ -493,6 +493,9 @@ func (c *Config) Policy() (*domain.Policy, error) {
 }
 
 func userIDs(ss []string) []domain.UserID {
+	if len(ss) == 0 {
+		return nil
+	}
 	out := make([]domain.UserID, 0, len(ss))
 	for _, s := range ss {
 		out = append(out, domain.UserID(strings.TrimSpace(s)))

@@ -1,8 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -93,10 +92,8 @@ func TestEmptyConfigIsTheDefaultPolicy(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := domain.DefaultPolicy()
-		gj, _ := json.Marshal(got)
-		wj, _ := json.Marshal(want)
-		if !bytes.Equal(gj, wj) {
-			t.Errorf("%q: policy\n%s\nwant\n%s", src, gj, wj)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%q: policy\n%+v\nwant\n%+v", src, got, want)
 		}
 		if cfg.Digest.Schedule != "0 9 * * 1-5" || cfg.Digest.PersonalSchedule != "30 8 * * 1-5" || time.Duration(cfg.Digest.Grace) != 2*time.Hour || cfg.DBPath != DefaultDBPath {
 			t.Errorf("defaults: %+v", cfg)

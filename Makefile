@@ -1,0 +1,46 @@
+# workbot build. `make run` talks to real Slack when both tokens are set and starts the local sandbox
+# otherwise; `make test` is what CI (.ci/run) runs.
+
+GO        ?= go
+BIN       := bin/workbot
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+GOBIN     := $(shell $(GO) env GOPATH)/bin
+STATICCHECK_VERSION := v0.8.2
+
+.PHONY: all build run test bench lint staticcheck tidy-check clean
+
+all: lint test build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/workbot
+
+run: build
+	@if [ -n "$$SLACK_BOT_TOKEN" ] && [ -n "$$SLACK_APP_TOKEN" ]; then \
+		exec ./$(BIN) run; \
+	else \
+		echo "SLACK_BOT_TOKEN/SLACK_APP_TOKEN not set: starting the local sandbox (see README.md to connect real Slack)"; \
+		exec ./$(BIN) sandbox; \
+	fi
+
+test:
+	$(GO) test -race -count=1 ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+lint: staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './vendor/*')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GOBIN)/staticcheck ./...
+
+staticcheck:
+	@test -x $(GOBIN)/staticcheck && $(GOBIN)/staticcheck -version | grep -q '$(STATICCHECK_VERSION:v%=%)' || \
+		$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+tidy-check:
+	$(GO) mod tidy -diff
+
+clean:
+	rm -rf bin
