@@ -67,6 +67,8 @@ type Bot struct {
 	// simulates a crash in that window.
 	testHookAfterDigestPost func(channel string) bool
 
+	itemLocks sync.Map // domain.ItemID → *sync.Mutex, see lockItem
+
 	// digestMu serialises digest runs: the start-up catch-up and a tick must not race for one slot.
 	digestMu sync.Mutex
 }

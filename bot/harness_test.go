@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -281,7 +282,7 @@ func (h *harness) thread(m slackfake.Message) []string {
 
 func (h *harness) waitThread(m slackfake.Message, contains string) {
 	h.t.Helper()
-	h.waitFor("thread line "+contains, func() bool {
+	h.waitFor(fmt.Sprintf("thread line %q (thread so far: %q)", contains, h.thread(m)), func() bool {
 		for _, l := range h.thread(m) {
 			if strings.Contains(l, contains) {
 				return true

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"sync"
 
 	"github.com/slack-go/slack"
 
@@ -106,6 +107,9 @@ func (b *Bot) announce(ctx context.Context, res domain.Result) {
 	if res.Item.ID == 0 {
 		return
 	}
+	// One item's message and thread are written under its lock: the form that created the item and a
+	// command on it can run on different workers, and must not both post a first message.
+	unlock := b.lockItem(res.Item.ID)
 	ref := b.upsertItemMessage(ctx, res.Item.ID)
 	for _, e := range res.Events {
 		if ref.TS != "" && e.Type != domain.EventCreated {
@@ -113,6 +117,9 @@ func (b *Bot) announce(ctx context.Context, res domain.Result) {
 				b.log.Warn().Err(err).Str("item", res.Item.Key).Msg("thread log failed")
 			}
 		}
+	}
+	unlock()
+	for _, e := range res.Events {
 		b.notifyPeople(ctx, e, res)
 	}
 	users := []domain.UserID{res.Item.Assignee, res.Item.Requester}
@@ -130,7 +137,22 @@ func (b *Bot) announce(ctx context.Context, res domain.Result) {
 	b.refreshHomes(ctx, users)
 }
 
-// upsertItemMessage posts the canonical message the first time and edits it in place afterwards.
+// lockItem serialises Slack writes about one item and returns the unlock function.
+func (b *Bot) lockItem(id domain.ItemID) func() {
+	m, _ := b.itemLocks.LoadOrStore(id, &sync.Mutex{})
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
+
+// refreshItemMessage brings the item message up to date, under the item's lock.
+func (b *Bot) refreshItemMessage(ctx context.Context, id domain.ItemID) {
+	defer b.lockItem(id)()
+	b.upsertItemMessage(ctx, id)
+}
+
+// upsertItemMessage posts the canonical message the first time and edits it in place afterwards. The
+// caller holds the item's lock.
 func (b *Bot) upsertItemMessage(ctx context.Context, id domain.ItemID) messageRef {
 	v, err := b.itemView(ctx, id)
 	if err != nil {
@@ -451,7 +473,7 @@ func (b *Bot) catchUp(ctx context.Context) error {
 			b.log.Warn().Msg("more than 200 items have no message; posting the first 200 now")
 			break
 		}
-		b.enqueue(ctx, itemKey(id), "catch_up", func(ctx context.Context) { b.upsertItemMessage(ctx, id) })
+		b.enqueue(ctx, itemKey(id), "catch_up", func(ctx context.Context) { b.refreshItemMessage(ctx, id) })
 	}
 	return nil
 }

@@ -285,7 +285,7 @@ func (b *Bot) sweep(ctx context.Context, now time.Time) {
 		for _, lead := range b.leadsFor(h, it) {
 			b.dm(ctx, lead, "⏰ The handoff of "+itemRef(it)+" to "+handoffTarget(h)+" has waited since "+h.RequestedAt.UTC().Format("Jan 2 15:04 UTC")+" without an answer.", nil)
 		}
-		b.upsertItemMessage(ctx, it.ID)
+		b.refreshItemMessage(ctx, it.ID)
 	}
 	b.sampleWIP(ctx, now)
 }

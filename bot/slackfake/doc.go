@@ -30,7 +30,8 @@
 // token only), chat.postMessage/update/delete/postEphemeral/getPermalink,
 // conversations.open/info, users.info/list, usergroups.users.list,
 // views.open/push/update/publish, files.getUploadURLExternal, the upload
-// URL, and files.completeUploadExternal (slack-go's UploadFileContext works).
+// URL, and files.completeUploadExternal (slack-go's UploadFileContext works;
+// as on Slack, files.getUploadURLExternal reads a form body only).
 // A bot token on apps.connections.open, or the app token anywhere else,
 // answers not_allowed_token_type; an unknown token invalid_auth; no token
 // not_authed. An unknown method answers unknown_method (HTTP 404) and is
@@ -60,6 +61,7 @@
 //	d, _ = fake.OpenAppHome("U1")
 //	d, _ = fake.SendEvent(map[string]any{"type": "member_joined_channel", …})
 //	fake.SendRaw([]byte(`{"garbage":`))
+//	fake.PostAsUser("U1", "C1", "hello", "") // history only; no event is sent
 //
 // Acks carry effects as in Slack: a slash-command ack payload is shown
 // (ephemeral, or in_channel); a view_submission ack's response_action
@@ -71,9 +73,11 @@
 // # Assertions and waiting
 //
 // Messages(channel), DMs(user), Ephemerals(user), Views(user) (every change
-// a person saw), ModalStack, TopModal, Home, Calls(method), Acks (with
-// latency), Unacked, Envelopes, StrayAcks, Connections. Never sleep: wait on
-// a condition, re-checked on every change of the fake:
+// a person saw), ModalStack, TopModal, Home, Channels, Users, Calls(method),
+// UnknownMethods, Acks (with latency), Unacked, Envelopes, StrayAcks,
+// Connections. Message, Ephemeral and View have AllText for assertions that
+// should not depend on layout. Never sleep: wait on a condition, re-checked
+// on every change of the fake (Changed gives the raw notification channel):
 //
 //	err := fake.WaitForTimeout(2*time.Second, func() bool { return len(fake.Messages("C1")) == 1 })
 //

@@ -215,6 +215,10 @@ func (f *Fake) act(user string, on Surface, match func(element) bool, v *Value, 
 		return nil, fmt.Errorf("slackfake: no %s on %v", what, on)
 	}
 	el := all[i]
+	if el.blockType == "input" && !el.dispatch {
+		f.mu.Unlock()
+		return nil, fmt.Errorf("slackfake: %s is in an input block without dispatch_action, so Slack sends nothing until submit; use Fill", what)
+	}
 	ts := f.nextTSLocked()
 	action := map[string]any{}
 	if v != nil {
@@ -330,32 +334,15 @@ func (f *Fake) SubmitView(user, viewID string, values map[string]map[string]Valu
 		f.mu.Unlock()
 		return nil, fmt.Errorf("slackfake: view %s has no submit button", viewID)
 	}
-	inputs := viewInputs(vs.req)
-	for bid, acts := range values {
-		for aid, v := range acts {
-			i := slices.IndexFunc(inputs, func(e element) bool { return e.blockID == bid && e.actionID == aid })
-			if i < 0 {
-				f.mu.Unlock()
-				return nil, fmt.Errorf("slackfake: view %s has no input %s/%s", viewID, bid, aid)
-			}
-			if err := f.checkValueLocked(inputs[i], v); err != nil {
-				f.mu.Unlock()
-				return nil, err
-			}
-		}
+	if err := f.checkValuesLocked(vs, values); err != nil {
+		f.mu.Unlock()
+		return nil, err
 	}
 	// The errors shown after the last submission go away as the person
 	// submits again.
 	vs.errors = nil
-	for bid, acts := range values {
-		for aid, v := range acts {
-			if vs.draft[bid] == nil {
-				vs.draft[bid] = map[string]Value{}
-			}
-			vs.draft[bid][aid] = v
-		}
-	}
-	for _, in := range inputs {
+	f.mergeDraftLocked(vs, values)
+	for _, in := range viewInputs(vs.req) {
 		if in.blockType != "input" || in.optional {
 			continue
 		}
@@ -391,6 +378,51 @@ func (f *Fake) SubmitView(user, viewID string, values map[string]map[string]Valu
 	f.mu.Unlock()
 	f.dispatch(env)
 	return env.delivery, nil
+}
+
+// Fill types or picks values in the inputs of an open view of user, as a
+// person does before pressing submit. Slack sends nothing for this; the
+// values appear in the view's state in later payloads.
+func (f *Fake) Fill(user, viewID string, values map[string]map[string]Value) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	vs, ok := f.viewByID[viewID]
+	if !ok || !vs.open || vs.user != user {
+		return fmt.Errorf("slackfake: %s has no open view %s", user, viewID)
+	}
+	if err := f.checkValuesLocked(vs, values); err != nil {
+		return err
+	}
+	f.mergeDraftLocked(vs, values)
+	f.notifyLocked()
+	return nil
+}
+
+func (f *Fake) checkValuesLocked(vs *viewState, values map[string]map[string]Value) error {
+	inputs := viewInputs(vs.req)
+	for bid, acts := range values {
+		for aid, v := range acts {
+			i := slices.IndexFunc(inputs, func(e element) bool { return e.blockID == bid && e.actionID == aid })
+			if i < 0 {
+				return fmt.Errorf("slackfake: view %s has no input %s/%s", vs.id, bid, aid)
+			}
+			if err := f.checkValueLocked(inputs[i], v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (f *Fake) mergeDraftLocked(vs *viewState, values map[string]map[string]Value) {
+	for bid, acts := range values {
+		for aid, v := range acts {
+			if vs.draft[bid] == nil {
+				vs.draft[bid] = map[string]Value{}
+			}
+			vs.draft[bid][aid] = v
+		}
+	}
 }
 
 func (f *Fake) topModalLocked(user, viewID string) (*viewState, error) {

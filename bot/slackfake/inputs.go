@@ -50,6 +50,7 @@ type element struct {
 	blockID, actionID string
 	blockType         string
 	optional          bool // input blocks only
+	dispatch          bool // input blocks only: dispatch_action sends block_actions
 	label             string
 	elem              map[string]any
 }
@@ -87,6 +88,7 @@ func elementsIn(blocks any) []element {
 			el := element{blockID: bid, actionID: aid, blockType: btype, elem: em}
 			if btype == "input" {
 				el.optional, _ = bm["optional"].(bool)
+				el.dispatch, _ = bm["dispatch_action"].(bool)
 				el.label = textOf(bm["label"])
 			}
 			out = append(out, el)

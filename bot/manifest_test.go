@@ -1,0 +1,198 @@
+package bot
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"go.yaml.in/yaml/v3"
+)
+
+// leastPrivilegeScopes is every bot scope workbot needs, and no more: the slash command, posting and
+// updating its own messages, opening DMs, reading users (names, time zones) and uploading digest charts.
+var leastPrivilegeScopes = []string{"commands", "chat:write", "im:write", "users:read", "files:write"}
+
+// repoRoot walks up from the test's directory to the directory holding go.mod.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test directory")
+		}
+		dir = parent
+	}
+}
+
+func manifestSchema(t *testing.T, root string) *jsonschema.Schema {
+	t.Helper()
+	path := filepath.Join(root, "..", "shared", "schemas", "slack-app-manifest", "manifest.schema.1.0.0.json")
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Slack's manifest schema is missing at %s: check out the shared folder next to the repository (CI has it)", path)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatalf("schema %s: %v", path, err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("manifest.schema.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Compile("manifest.schema.json")
+	if err != nil {
+		t.Fatalf("compile schema: %v", err)
+	}
+	return s
+}
+
+// yamlToJSONValue converts YAML to the generic values the validator expects, via JSON so numbers and
+// maps have JSON's shapes.
+func yamlToJSONValue(t *testing.T, src []byte) any {
+	t.Helper()
+	var v any
+	if err := yaml.Unmarshal(src, &v); err != nil {
+		t.Fatalf("manifest.yaml is not YAML: %v", err)
+	}
+	js, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("manifest.yaml does not convert to JSON: %v", err)
+	}
+	out, err := jsonschema.UnmarshalJSON(strings.NewReader(string(js)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+type manifest struct {
+	Features struct {
+		AppHome struct {
+			HomeTab     bool `json:"home_tab_enabled"`
+			MessagesTab bool `json:"messages_tab_enabled"`
+		} `json:"app_home"`
+		SlashCommands []struct {
+			Command      string `json:"command"`
+			ShouldEscape bool   `json:"should_escape"`
+			Description  string `json:"description"`
+			UsageHint    string `json:"usage_hint"`
+		} `json:"slash_commands"`
+	} `json:"features"`
+	OAuth struct {
+		Scopes struct {
+			Bot  []string `json:"bot"`
+			User []string `json:"user"`
+		} `json:"scopes"`
+	} `json:"oauth_config"`
+	Settings struct {
+		Events struct {
+			BotEvents []string `json:"bot_events"`
+		} `json:"event_subscriptions"`
+		Interactivity struct {
+			Enabled bool `json:"is_enabled"`
+		} `json:"interactivity"`
+		SocketMode    bool `json:"socket_mode_enabled"`
+		OrgDeploy     bool `json:"org_deploy_enabled"`
+		TokenRotation bool `json:"token_rotation_enabled"`
+	} `json:"settings"`
+}
+
+func TestManifestIsValidAndMatchesTheCode(t *testing.T) {
+	root := repoRoot(t)
+	schema := manifestSchema(t, root)
+	src, err := os.ReadFile(filepath.Join(root, "manifest.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := yamlToJSONValue(t, src)
+	if err := schema.Validate(value); err != nil {
+		t.Fatalf("manifest.yaml does not match Slack's schema:\n%v", err)
+	}
+
+	js, _ := json.Marshal(value)
+	var m manifest
+	if err := json.Unmarshal(js, &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Features.SlashCommands) != 1 {
+		t.Fatalf("want exactly one slash command, got %d", len(m.Features.SlashCommands))
+	}
+	cmd := m.Features.SlashCommands[0]
+	if cmd.Command != SlashCommand {
+		t.Errorf("manifest command %q, code handles %q", cmd.Command, SlashCommand)
+	}
+	if !cmd.ShouldEscape {
+		t.Error("should_escape must be true: mentions must arrive as <@U123|name>")
+	}
+	if cmd.Description == "" || cmd.UsageHint == "" {
+		t.Error("the command needs a description and a usage hint")
+	}
+	got := slices.Sorted(slices.Values(m.OAuth.Scopes.Bot))
+	want := slices.Sorted(slices.Values(leastPrivilegeScopes))
+	if !slices.Equal(got, want) {
+		t.Errorf("bot scopes %v, want exactly %v", got, want)
+	}
+	if len(m.OAuth.Scopes.User) != 0 {
+		t.Errorf("no user scopes are needed, got %v", m.OAuth.Scopes.User)
+	}
+	if !m.Features.AppHome.HomeTab || !m.Features.AppHome.MessagesTab {
+		t.Error("App Home and Messages tabs must be enabled")
+	}
+	if !slices.Equal(m.Settings.Events.BotEvents, []string{"app_home_opened"}) {
+		t.Errorf("bot events %v, want [app_home_opened]", m.Settings.Events.BotEvents)
+	}
+	if !m.Settings.Interactivity.Enabled || !m.Settings.SocketMode || m.Settings.OrgDeploy || m.Settings.TokenRotation {
+		t.Errorf("settings: %+v", m.Settings)
+	}
+}
+
+// TestManifestSchemaRefusesBrokenManifests proves the validation above can fail.
+func TestManifestSchemaRefusesBrokenManifests(t *testing.T) {
+	root := repoRoot(t)
+	schema := manifestSchema(t, root)
+	src, err := os.ReadFile(filepath.Join(root, "manifest.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	breakages := map[string]func(m map[string]any){
+		"no display name": func(m map[string]any) {
+			delete(m["display_information"].(map[string]any), "name")
+		},
+		"command without slash": func(m map[string]any) {
+			cmds := m["features"].(map[string]any)["slash_commands"].([]any)
+			cmds[0].(map[string]any)["command"] = "work"
+		},
+		"unknown setting": func(m map[string]any) {
+			m["settings"].(map[string]any)["socket_mode"] = true
+		},
+		"escape as string": func(m map[string]any) {
+			cmds := m["features"].(map[string]any)["slash_commands"].([]any)
+			cmds[0].(map[string]any)["should_escape"] = "yes"
+		},
+	}
+	for name, breakIt := range breakages {
+		t.Run(name, func(t *testing.T) {
+			value := yamlToJSONValue(t, src).(map[string]any)
+			breakIt(value)
+			if err := schema.Validate(value); err == nil {
+				t.Error("the schema accepted a broken manifest")
+			}
+		})
+	}
+}
