@@ -3,8 +3,10 @@ package bot
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -52,6 +54,7 @@ func manifestSchema(t *testing.T, root string) *jsonschema.Schema {
 		t.Fatalf("schema %s: %v", path, err)
 	}
 	c := jsonschema.NewCompiler()
+	c.UseRegexpEngine(lookaheadRegexp)
 	if err := c.AddResource("manifest.schema.json", doc); err != nil {
 		t.Fatal(err)
 	}
@@ -61,6 +64,56 @@ func manifestSchema(t *testing.T, root string) *jsonschema.Schema {
 	}
 	return s
 }
+
+// lookaheadRegexp compiles the patterns of Slack's schema with Go's regexp. Slack's domain patterns
+// open with a negative lookahead ("^(?![\\.\\-])..."), which RE2 lacks; that one form is run as "does
+// not start with the lookahead, and matches the rest". Any other unsupported pattern is an error, so
+// nothing is silently skipped.
+func lookaheadRegexp(pattern string) (jsonschema.Regexp, error) {
+	if re, err := regexp.Compile(pattern); err == nil {
+		return re, nil
+	}
+	const open = "^(?!"
+	if !strings.HasPrefix(pattern, open) {
+		return nil, fmt.Errorf("pattern %q: unsupported by Go's regexp", pattern)
+	}
+	depth, end := 1, -1
+	for i := len(open); i < len(pattern) && end < 0; i++ {
+		switch pattern[i] {
+		case '\\':
+			i++
+		case '(':
+			depth++
+		case ')':
+			if depth--; depth == 0 {
+				end = i
+			}
+		}
+	}
+	if end < 0 {
+		return nil, fmt.Errorf("pattern %q: unbalanced lookahead", pattern)
+	}
+	ahead, err := regexp.Compile("^(?:" + pattern[len(open):end] + ")")
+	if err != nil {
+		return nil, err
+	}
+	rest, err := regexp.Compile("^" + pattern[end+1:])
+	if err != nil {
+		return nil, err
+	}
+	return negativeLookahead{pattern: pattern, ahead: ahead, rest: rest}, nil
+}
+
+type negativeLookahead struct {
+	pattern     string
+	ahead, rest *regexp.Regexp
+}
+
+func (n negativeLookahead) MatchString(s string) bool {
+	return !n.ahead.MatchString(s) && n.rest.MatchString(s)
+}
+
+func (n negativeLookahead) String() string { return n.pattern }
 
 // yamlToJSONValue converts YAML to the generic values the validator expects, via JSON so numbers and
 // maps have JSON's shapes.
@@ -181,6 +234,9 @@ func TestManifestSchemaRefusesBrokenManifests(t *testing.T) {
 		"unknown setting": func(m map[string]any) {
 			m["settings"].(map[string]any)["socket_mode"] = true
 		},
+		"unfurl domain starting with a dash": func(m map[string]any) {
+			m["features"].(map[string]any)["unfurl_domains"] = []any{"-bad.example.com"}
+		},
 		"escape as string": func(m map[string]any) {
 			cmds := m["features"].(map[string]any)["slash_commands"].([]any)
 			cmds[0].(map[string]any)["should_escape"] = "yes"
@@ -194,5 +250,21 @@ func TestManifestSchemaRefusesBrokenManifests(t *testing.T) {
 				t.Error("the schema accepted a broken manifest")
 			}
 		})
+	}
+}
+
+// TestLookaheadPatternAcceptsGoodDomains guards the regexp shim from refusing everything.
+func TestLookaheadPatternAcceptsGoodDomains(t *testing.T) {
+	re, err := lookaheadRegexp(`^(?![\.\-])([-a-z0-9\.])+([a-z0-9])$`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s, want := range map[string]bool{"example.com": true, "a-b.io": true, "-x.com": false, ".x.com": false, "x.com.": false} {
+		if got := re.MatchString(s); got != want {
+			t.Errorf("MatchString(%q) = %v, want %v", s, got, want)
+		}
+	}
+	if _, err := lookaheadRegexp(`(?<=a)b`); err == nil {
+		t.Error("an unsupported pattern was accepted")
 	}
 }
