@@ -58,6 +58,7 @@
 //	msg, _ := fake.LastMessage("C1")
 //	d, _ = fake.ClickButton("U1", msg.Ref(), "Take it") // by action_id or text
 //	d, _ = fake.Choose("U1", msg.Ref(), "move", slackfake.OptionValue("doing"))
+//	fake.Fill("U1", modal.ID, values) // type without submitting; Slack sends nothing
 //	d, _ = fake.OpenAppHome("U1")
 //	d, _ = fake.SendEvent(map[string]any{"type": "member_joined_channel", …})
 //	fake.SendRaw([]byte(`{"garbage":`))

@@ -286,3 +286,46 @@ func TestAckDeadline(t *testing.T) {
 		t.Fatalf("late reply shown: %+v", f.Ephemerals("U1"))
 	}
 }
+
+func TestFillAndHomeActions(t *testing.T) {
+	f := startFake(t, fastOptions(t))
+	a := startApp(t, f)
+	a.next(t, socketmode.EventTypeHello)
+
+	// A Home tab with a select in an actions block and an input without
+	// dispatch_action.
+	home := slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: []slack.Block{
+		slack.NewActionBlock("prefs", slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Digest"), "digest_day",
+			slack.NewOptionBlockObject("mon", plain("Monday"), nil),
+			slack.NewOptionBlockObject("fri", plain("Friday"), nil))),
+		slack.NewInputBlock("note", plain("Note"), nil, slack.NewPlainTextInputBlockElement(nil, "input")),
+	}}}
+	resp, err := a.api.PublishViewContext(ctxT(t), slack.PublishViewContextRequest{UserID: "U1", View: home})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := ViewRef{ID: resp.View.ID}
+	if _, err := f.Choose("U1", ref, "input", TextValue("x")); err == nil || !strings.Contains(err.Error(), "Fill") {
+		t.Fatalf("choose on a plain input: %v", err)
+	}
+	if err := f.Fill("U1", resp.View.ID, map[string]map[string]Value{"note": {"input": TextValue("remember")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Fill("U2", resp.View.ID, nil); err == nil {
+		t.Fatal("another person's view was filled")
+	}
+	d, err := f.Choose("U1", ref, "digest_day", OptionValue("fri"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evt := a.next(t, socketmode.EventTypeInteractive)
+	cb := evt.Data.(slack.InteractionCallback)
+	if cb.Container.Type != "view" || cb.Container.ViewID != resp.View.ID || cb.View.Type != slack.VTHomeTab ||
+		cb.View.State.Values["note"]["input"].Value != "remember" ||
+		cb.View.State.Values["prefs"]["digest_day"].SelectedOption.Value != "fri" ||
+		cb.ActionCallback.BlockActions[0].SelectedOption.Value != "fri" {
+		t.Fatalf("block_actions from home = %+v", cb)
+	}
+	a.ack(t, evt.Request, nil)
+	await(t, d)
+}
