@@ -90,6 +90,10 @@
 //	fake.Disconnect("refresh_requested") // or "warning"; an 11th socket gets too_many_websockets
 //	fake.DropSockets()                   // cut without a close frame
 //
-// Not implemented: group DMs, Events API over HTTP, rate limiting by tier
-// (inject it with FailNext), and methods the app does not use.
+// With Options.RateLimits, methods answer 429 with Retry-After once called
+// faster than their Slack tier (apps.connections.open one a minute,
+// chat.postMessage about one a second per channel), on the Options.Now clock.
+//
+// Not implemented: group DMs, Events API over HTTP, message events for what
+// people post, and methods the app does not use.
 package slackfake

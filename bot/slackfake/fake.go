@@ -52,6 +52,12 @@ type Options struct {
 	ResponseURLUses int
 	ResponseURLTTL  time.Duration
 
+	// RateLimits makes the Web API answer 429 with Retry-After once a method
+	// is called faster than its Slack tier allows (chat.postMessage: about
+	// one a second per channel). Off by default so that tests are fast;
+	// FailNext injects single 429s either way. Uses Now.
+	RateLimits bool
+
 	// Logf, when set, receives one line per notable thing the fake does
 	// (t.Logf fits).
 	Logf func(format string, args ...any)
@@ -135,6 +141,7 @@ type Fake struct {
 	calls          []Call
 	unknownMethods []string
 	faults         map[string][]Fault
+	buckets        map[string]*bucket
 
 	tickets   map[string]bool
 	conns     map[*socketConn]struct{}
@@ -168,6 +175,7 @@ func New(opts Options) *Fake {
 		responseURLs: map[string]*responseURL{},
 		uploads:      map[string]*upload{},
 		faults:       map[string][]Fault{},
+		buckets:      map[string]*bucket{},
 		tickets:      map[string]bool{},
 		conns:        map[*socketConn]struct{}{},
 		envelopes:    map[string]*envelope{},

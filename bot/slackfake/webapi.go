@@ -252,6 +252,19 @@ func (f *Fake) serveAPI(w http.ResponseWriter, r *http.Request) {
 	case m.appOnly && req.kind != tokenApp, !m.appOnly && req.kind != tokenBot:
 		aerr = fail("not_allowed_token_type")
 	}
+	if aerr == nil {
+		f.mu.Lock()
+		wait, limited := f.rateLimitedLocked(method, req.p.get("channel"))
+		f.mu.Unlock()
+		if limited {
+			secs := int(math.Ceil(wait.Seconds()))
+			w.Header().Set("Retry-After", fmt.Sprint(secs))
+			call.Status, call.Error = http.StatusTooManyRequests, "ratelimited"
+			f.record(call)
+			writeJSON(w, http.StatusTooManyRequests, map[string]any{"ok": false, "error": "ratelimited"})
+			return
+		}
+	}
 	var resp map[string]any
 	if aerr == nil {
 		resp, aerr = m.h(f, req)

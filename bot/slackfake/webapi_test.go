@@ -364,3 +364,42 @@ func TestFaults(t *testing.T) {
 		t.Fatalf("calls = %+v", calls)
 	}
 }
+
+func TestRateLimits(t *testing.T) {
+	clock := newClock()
+	opts := fastOptions(t)
+	opts.Now = clock.Now
+	opts.RateLimits = true
+	f := startFake(t, opts)
+	f.AddChannel("C2", "random")
+	api := newAPI(t, f)
+	ctx := ctxT(t)
+	post := func(ch string) error {
+		_, _, err := api.PostMessageContext(ctx, ch, slack.MsgOptionText("x", false))
+		return err
+	}
+	for i := range 5 {
+		if err := post("C1"); err != nil {
+			t.Fatalf("burst message %d: %v", i+1, err)
+		}
+	}
+	var rl *slack.RateLimitedError
+	if err := post("C1"); !errors.As(err, &rl) || rl.RetryAfter != time.Second {
+		t.Fatalf("sixth message in a second: %v", err)
+	}
+	// Another channel has its own allowance, and time refills it.
+	if err := post("C2"); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Second)
+	if err := post("C1"); err != nil {
+		t.Fatalf("after a second: %v", err)
+	}
+	// apps.connections.open is Tier 1: one a minute.
+	if _, _, err := api.StartSocketModeContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := api.StartSocketModeContext(ctx); !errors.As(err, &rl) || rl.RetryAfter != time.Minute {
+		t.Fatalf("second connections.open: %v", err)
+	}
+}
