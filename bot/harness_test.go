@@ -40,6 +40,9 @@ type harness struct {
 	policy *domain.Policy
 	cfg    Config
 
+	// hook, when set, becomes each started bot's testHookAfterDigestPost.
+	hook func(channel string) bool
+
 	mu     sync.Mutex
 	now    time.Time
 	cancel context.CancelFunc
@@ -120,10 +123,12 @@ func (h *harness) start() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	b.testHookAfterDigestPost = h.hook
 	ctx, cancel := context.WithCancel(context.Background())
 	h.db, h.bot, h.cancel, h.done = db, b, cancel, make(chan error, 1)
+	opened := h.fake.ConnectionsOpened()
 	go func() { h.done <- b.Run(ctx) }()
-	h.waitFor("the bot to connect", func() bool { return h.fake.Connections() > 0 })
+	h.waitFor("the bot to connect", func() bool { return h.fake.ConnectionsOpened() > opened && h.fake.Connections() > 0 })
 }
 
 // stop asks the bot to stop like SIGTERM does, waits for it, checks the DB and closes it.
@@ -140,6 +145,8 @@ func (h *harness) stop() {
 	case <-time.After(30 * time.Second):
 		h.t.Error("the bot did not stop within 30 s")
 	}
+	// The next start must not find this bot's socket still open on Slack's side.
+	h.waitFor("the socket to close", func() bool { return h.fake.Connections() == 0 })
 	if err := h.db.CheckConsistency(); err != nil {
 		h.t.Errorf("consistency: %v", err)
 	}

@@ -98,6 +98,7 @@ func (b *Bot) startScheduler(ctx context.Context) (func(), error) {
 }
 
 // latestSlot is the newest time at or before now that spec fires, looking back at most lookback.
+// It searches growing windows so that a schedule firing every second is as cheap as a daily one.
 func latestSlot(spec string, loc *time.Location, now time.Time, lookback time.Duration) (time.Time, bool) {
 	sched, err := CronParser.Parse(spec)
 	if err != nil {
@@ -106,16 +107,25 @@ func latestSlot(spec string, loc *time.Location, now time.Time, lookback time.Du
 	if loc != nil {
 		now = now.In(loc)
 	}
-	var last time.Time
-	t := now.Add(-lookback)
-	for range 200000 {
-		n := sched.Next(t)
-		if n.IsZero() || n.After(now) {
+	for _, window := range []time.Duration{2 * time.Minute, 2 * time.Hour, 2 * 24 * time.Hour, lookback} {
+		window = min(window, lookback)
+		var last time.Time
+		t := now.Add(-window)
+		for range 10000 {
+			n := sched.Next(t)
+			if n.IsZero() || n.After(now) {
+				break
+			}
+			last, t = n, n
+		}
+		if !last.IsZero() {
+			return last, true
+		}
+		if window == lookback {
 			break
 		}
-		last, t = n, n
 	}
-	return last, !last.IsZero()
+	return time.Time{}, false
 }
 
 // slotRecord is the durable state of one digest slot, kept so that no slot is ever posted twice.
