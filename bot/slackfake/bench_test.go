@@ -2,6 +2,7 @@ package slackfake
 
 import (
 	"testing"
+	"time"
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
@@ -24,7 +25,9 @@ func BenchmarkPostMessage(b *testing.B) {
 // BenchmarkSlashCommandRoundTrip is a slash command sent over the socket to
 // the slack-go client, acked, and the ack seen by the fake.
 func BenchmarkSlashCommandRoundTrip(b *testing.B) {
-	f := startFake(b, Options{})
+	// Real ack deadlines, but pings often enough for startApp's client,
+	// which drops a socket that sees no PING for 2 s.
+	f := startFake(b, Options{PingInterval: 500 * time.Millisecond})
 	a := startApp(b, f)
 	a.next(b, socketmode.EventTypeHello)
 	b.ResetTimer()

@@ -66,6 +66,7 @@ type app struct {
 func startApp(t testing.TB, f *Fake, opts ...slack.Option) *app {
 	t.Helper()
 	api := newAPI(t, f, opts...)
+	// The fake must ping more often than this, or the client reconnects.
 	sm := socketmode.New(api, socketmode.OptionPingInterval(2*time.Second))
 	a := &app{api: api, sm: sm, events: make(chan socketmode.Event, 256)}
 	ctx, cancel := context.WithCancel(context.Background())
