@@ -9,8 +9,10 @@ import (
 
 // digestBenchFixture builds a busy tracker: n open items over n/20 people and five stages, with due
 // dates, blockers, dependencies and pending handoffs in realistic shares, and a day of events naming
-// n/50 closed items. Generation is seeded, so runs compare.
-func digestBenchFixture(tb testing.TB, n int) (*Policy, *digestFixtureTx, time.Time, time.Time, time.Time) {
+// n/50 closed items. Items last entered their stage up to quietDays ago: 30 makes a stale backlog
+// where over half the items are stalled (the digest's worst case), 4 an active team. Generation is
+// seeded, so runs compare.
+func digestBenchFixture(tb testing.TB, n, quietDays int) (*Policy, *digestFixtureTx, time.Time, time.Time, time.Time) {
 	p := digestTestPolicy(tb)
 	b := p.Calendar.Location
 	now := calTestAt(b, 2026, 3, 25, 9, 0)
@@ -32,7 +34,7 @@ func digestBenchFixture(tb testing.TB, n int) (*Policy, *digestFixtureTx, time.T
 	items := make([]Item, 0, n+n/50)
 	var handoffs []Handoff
 	for i := 1; i <= n; i++ {
-		entered := past(30)
+		entered := past(quietDays)
 		it := Item{
 			ID: ItemID(i), Key: FormatKey("W", ItemID(i)), Title: "benchmark item",
 			Stage: stages[r.IntN(len(stages))], Triaged: r.IntN(4) > 0,
@@ -75,9 +77,13 @@ func digestBenchFixture(tb testing.TB, n int) (*Policy, *digestFixtureTx, time.T
 }
 
 func BenchmarkBuildDigest(b *testing.B) {
-	for _, n := range []int{1_000, 10_000, 100_000} {
-		b.Run(fmt.Sprintf("open=%d", n), func(b *testing.B) {
-			p, tx, from, to, now := digestBenchFixture(b, n)
+	for _, bc := range []struct {
+		n, quietDays int
+		name         string
+	}{{1_000, 30, "stale"}, {10_000, 30, "stale"}, {100_000, 30, "stale"}, {100_000, 4, "active"}} {
+		n := bc.n
+		b.Run(fmt.Sprintf("open=%d/%s", n, bc.name), func(b *testing.B) {
+			p, tx, from, to, now := digestBenchFixture(b, n, bc.quietDays)
 			b.ReportAllocs()
 			for b.Loop() {
 				tx.pointReads = tx.pointReads[:0]
@@ -88,6 +94,7 @@ func BenchmarkBuildDigest(b *testing.B) {
 				if len(d.Top) != 10 || d.OpenItems != n {
 					b.Fatalf("digest of %d items has %d top and %d open", n, len(d.Top), d.OpenItems)
 				}
+				b.ReportMetric(float64(len(d.Stalled))/float64(n)*100, "%stalled")
 			}
 		})
 	}
