@@ -229,6 +229,7 @@ func TestBadValues(t *testing.T) {
 		{"nudge_ratio: 1.5", "config: nudge_ratio: must be between 0 and 1"},
 		{"due_soon_days: -2", "config: due_soon_days: must not be negative"},
 		{"due_soon_days: soon", `config: due_soon_days: "soon" is not a whole number`},
+		{"leads: &x [*x]", "config: leads[0]:"},
 		{"- just\n- a list", "config: the top level: want a mapping"},
 		{"key: [unclosed", "config: "},
 	}
