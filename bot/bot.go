@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -66,6 +67,7 @@ type Bot struct {
 	// testHookAfterDigestPost runs after a digest post and before it is recorded; returning true
 	// simulates a crash in that window.
 	testHookAfterDigestPost func(channel string) bool
+	testCrashed             atomic.Bool // set by the hook: this bot is "dead" and posts no more digests
 
 	itemLocks sync.Map // domain.ItemID → *sync.Mutex, see lockItem
 

@@ -100,7 +100,7 @@ func TestDigestBlocksGolden(t *testing.T) {
 	prev := domain.DigestSnapshot{Top: []domain.ItemID{1, 2}, Stalled: []domain.ItemID{2, 999}}
 	golden(t, "digest_small", digestBlocks(small, small.ChangesSince(prev), true, p, "Work digest · Wed Nov 25"))
 
-	large := seededDigest(2000, 100000)
+	large := seededDigest(2000, 30000)
 	blocks := digestBlocks(large, large.ChangesSince(domain.DigestSnapshot{}), true, p, "Work digest · Wed Nov 25")
 	checkBlocks(t, "digest large", blocks, maxMessageBlocks)
 	golden(t, "digest_large", blocks)

@@ -171,6 +171,9 @@ func (b *Bot) saveSlot(r slotRecord) error {
 func (b *Bot) runDigestSlot(ctx context.Context, now time.Time, catchUp bool) {
 	b.digestMu.Lock()
 	defer b.digestMu.Unlock()
+	if b.testCrashed.Load() {
+		return
+	}
 	s := b.cfg.Schedules
 	loc := s.Location
 	if loc == nil {
@@ -238,7 +241,8 @@ func (b *Bot) runDigestSlot(ctx context.Context, now time.Time, catchUp bool) {
 			continue
 		}
 		if b.testHookAfterDigestPost != nil && b.testHookAfterDigestPost(ch) {
-			return // a simulated crash between posting and recording
+			b.testCrashed.Store(true) // a simulated crash between posting and recording
+			return
 		}
 		rec.Channels[ch] = slotDelivery{State: "posted", TS: ts}
 		if err := b.saveSlot(rec); err != nil {
