@@ -295,10 +295,7 @@ func TestRateLimitedPostIsRetriedOnceInOrder(t *testing.T) {
 	contains(t, "start", h.reply(uDev, cGeneral, "start "+key), "Started")
 	contains(t, "review", h.reply(uDev, cGeneral, "move "+key+" review"), "Moved")
 	h.waitThread(msg, "In progress → Review")
-	var lines []string
-	for _, l := range h.thread(msg) {
-		lines = append(lines, l)
-	}
+	lines := h.thread(msg)
 	want := []string{"Intake → To do", "assigned it to", "To do → In progress", "In progress → Review"}
 	if len(lines) < 3 {
 		t.Fatalf("thread: %q", lines)

@@ -32,7 +32,7 @@ const wait = 10 * time.Second
 
 // harness runs the real bot against the fake Slack over a real websocket, on a real bbolt file.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	fake   *slackfake.Fake
 	dbPath string
 	db     *storage.DB
@@ -53,7 +53,7 @@ type harnessOption func(*harness)
 
 func withConfig(fn func(*Config)) harnessOption { return func(h *harness) { fn(&h.cfg) } }
 
-func newHarness(t *testing.T, opts ...harnessOption) *harness {
+func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	t.Helper()
 	fake := slackfake.New(slackfake.Options{
 		AckTimeout:      3 * time.Second,

@@ -135,18 +135,6 @@ func (o *outbox) update(ctx context.Context, channel, ts, text string, blocks []
 	})
 }
 
-// ephemeral shows a message to one user in a channel.
-func (o *outbox) ephemeral(ctx context.Context, channel string, user string, text string, blocks []slack.Block) error {
-	opts := []slack.MsgOption{slack.MsgOptionText(text, false)}
-	if len(blocks) > 0 {
-		opts = append(opts, slack.MsgOptionBlocks(blocks...))
-	}
-	return o.do(ctx, "chat.postEphemeral", false, func(ctx context.Context) error {
-		_, err := o.api.PostEphemeralContext(ctx, channel, user, opts...)
-		return err
-	})
-}
-
 // dmChannel opens (or finds) the DM channel with a user.
 func (o *outbox) dmChannel(ctx context.Context, user string) (string, error) {
 	var id string
@@ -170,14 +158,6 @@ func (o *outbox) openView(ctx context.Context, triggerID string, view slack.Moda
 func (o *outbox) publishHome(ctx context.Context, user string, view slack.HomeTabViewRequest) error {
 	return o.do(ctx, "views.publish", true, func(ctx context.Context) error {
 		_, err := o.api.PublishViewContext(ctx, slack.PublishViewContextRequest{UserID: user, View: view})
-		return err
-	})
-}
-
-// updateView replaces an open modal.
-func (o *outbox) updateView(ctx context.Context, viewID string, view slack.ModalViewRequest) error {
-	return o.do(ctx, "views.update", true, func(ctx context.Context) error {
-		_, err := o.api.UpdateViewContext(ctx, view, "", "", viewID)
 		return err
 	})
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"workbot/bot/slackfake"
 	"workbot/domain"
 	"workbot/storage"
 )
@@ -413,14 +414,52 @@ func TestRunReportsBotFailure(t *testing.T) {
 	}
 }
 
-func TestRunPlaceholderSaysNotWired(t *testing.T) {
-	e := runEnv(t, "intake_channel: C1\n")
-	r := runCLI(t, e, startBot, "run")
-	if r.code == exitOK {
-		t.Skip("startBot is wired; this test only guards the placeholder")
+// TestRunServesSlackAndStopsOnSIGTERM runs the real `workbot run` against the local Slack: it connects
+// over Socket Mode, answers a command, and stops with exit 0 on SIGTERM.
+func TestRunServesSlackAndStopsOnSIGTERM(t *testing.T) {
+	fake := slackfake.New(slackfake.Options{PingInterval: time.Second})
+	if err := fake.Start(); err != nil {
+		t.Fatal(err)
 	}
-	if r.code != exitFailure || !strings.Contains(r.stderr, "not wired yet") {
-		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+	defer fake.Close()
+	fake.AddUser(slackfake.User{ID: "U0REQ", Name: "req"})
+	fake.AddChannel("C0INTAKE", "intake")
+	e := runEnv(t, "intake_channel: C0INTAKE\nleads: [U0LEAD]\n")
+	e["SLACK_BOT_TOKEN"], e["SLACK_APP_TOKEN"], e["SLACK_API_URL"] = fake.BotToken(), fake.AppToken(), fake.URL()
+
+	done := make(chan result, 1)
+	go func() { done <- runCLI(t, e, startBot, "run") }()
+	if err := fake.WaitForTimeout(10*time.Second, func() bool { return fake.Connections() > 0 }); err != nil {
+		t.Fatalf("workbot run did not connect: %v", err)
+	}
+	d, err := fake.SlashCommand("U0REQ", "C0INTAKE", "/work", "help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.WaitTimeout(5 * time.Second); err != nil {
+		t.Fatalf("no ack: %v", err)
+	}
+	if err := fake.WaitForTimeout(5*time.Second, func() bool {
+		es := fake.Ephemerals("U0REQ")
+		return len(es) > 0 && strings.Contains(es[0].AllText(), "/work request")
+	}); err != nil {
+		t.Fatalf("no usage answer: %v", err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-done:
+		if r.code != exitOK {
+			t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
+		}
+		for _, tok := range []string{fake.BotToken(), fake.AppToken()} {
+			if strings.Contains(r.stderr, tok) {
+				t.Errorf("a token appears in the logs")
+			}
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("workbot run did not stop on SIGTERM")
 	}
 }
 

@@ -1,18 +1,49 @@
 package main
 
 import (
+	"time"
+
 	"context"
-	"errors"
 
 	"github.com/rs/zerolog"
 
+	"workbot/bot"
 	"workbot/storage"
 )
 
-// startBot runs the Slack runtime until ctx is cancelled. It is a placeholder: the bot package owns
-// this file and replaces it with the Socket Mode loop and the scheduler. A graceful stop returns nil
-// or ctx's error; anything else is a failure.
+// startBot runs the Slack runtime (Socket Mode loop, handlers and scheduler) until ctx is cancelled.
+// A graceful stop returns nil.
 func startBot(ctx context.Context, cfg *Config, db *storage.DB, logger zerolog.Logger) error {
-	_, _, _, _ = ctx, cfg, db, logger
-	return errors.New("the Slack runtime is not wired yet; this build can only validate the config and open the database")
+	b, err := newBot(cfg, db, logger)
+	if err != nil {
+		return err
+	}
+	return b.Run(ctx)
+}
+
+// newBot turns the validated config into the bot's own.
+func newBot(cfg *Config, db *storage.DB, logger zerolog.Logger) (*bot.Bot, error) {
+	policy, err := cfg.Policy()
+	if err != nil {
+		return nil, err
+	}
+	loc, err := cfg.DigestLocation()
+	if err != nil {
+		return nil, err
+	}
+	schedules := bot.Schedules{Digest: cfg.Digest.Schedule, Location: loc, Grace: time.Duration(cfg.Digest.Grace)}
+	if cfg.PersonalDigestEnabled() {
+		schedules.Personal = cfg.Digest.PersonalSchedule
+	}
+	return bot.New(bot.Config{
+		BotToken:           cfg.BotToken,
+		AppToken:           cfg.AppToken,
+		APIURL:             cfg.APIURL,
+		IntakeChannel:      cfg.IntakeChannel,
+		LeadershipChannels: cfg.LeadershipChannels,
+		Schedules:          schedules,
+		DigestTop:          cfg.Digest.Top,
+		Policy:             policy,
+		Log:                logger,
+	}, db)
 }
