@@ -179,11 +179,18 @@ func fixture(b *testing.B, spec fixtureSpec) string {
 	}
 	openStages := []domain.StageID{domain.StageIntake, domain.StageTodo, domain.StageInProgress, domain.StageReview, domain.StageTesting}
 	sizes := domain.Sizes
-	total := spec.open + spec.closed
-	openEvery := max(1, total/spec.open) // every openEvery-th ID is open, the rest closed
+	// Layout, oldest first: spec.closed items closed before the digest week (the history), then the
+	// live part every fixture shares the shape of: spec.open open items with recentDone items finished
+	// during the week spread among them. The week's activity is therefore the same whatever the history
+	// length, so comparing fixtures isolates the cost of history.
+	const recentDone = 2_000
+	live := spec.open + recentDone
+	total := spec.closed + live
+	doneEvery := max(1, live/recentDone) // in the live part, every doneEvery-th item was finished this week
 	const chunk = 50_000
 	weekAgo := benchNow.Add(-7 * 24 * time.Hour)
-	opened, handoffs := 0, 0
+	liveSpan := 30 * 24 * time.Hour // open work arrived over the last month
+	handoffs, done := 0, 0
 
 	for lo := 1; lo <= total; lo += chunk {
 		err := db.bolt.Update(func(btx *bolt.Tx) error {
@@ -196,17 +203,28 @@ func fixture(b *testing.B, spec fixtureSpec) string {
 				}
 			}
 			for id := lo; id < lo+chunk && id <= total; id++ {
-				isOpen := id%openEvery == 0 && opened < spec.open
-				// One item every 5 minutes, newest last: the digest week holds the newest 2,016 items
-				// whatever the fixture's size, so history length is the only thing that varies.
-				created := benchNow.Add(-time.Duration(total-id+1) * 5 * time.Minute)
+				var created time.Time
+				history := id <= spec.closed
+				if history {
+					created = weekAgo.Add(-48*time.Hour - time.Duration(spec.closed-id+1)*time.Minute)
+				} else {
+					k := id - spec.closed // 1..live
+					created = benchNow.Add(-liveSpan + time.Duration(k)*liveSpan/time.Duration(live+1))
+				}
 				it := domain.Item{
 					ID: domain.ItemID(id), Key: domain.FormatKey("W", domain.ItemID(id)), Title: fmt.Sprintf("Item %d", id),
 					Requester: people[id%len(people)], Team: "eng", Value: 1 + id%5, Urgency: 1 + id%3, Size: sizes[id%len(sizes)],
 					CreatedAt: created, StageEnteredAt: created, LastActivityAt: created, UpdatedAt: created, Version: 1,
 				}
-				if isOpen {
-					opened++
+				finishedThisWeek := !history && (id-spec.closed)%doneEvery == 0 && done < recentDone
+				switch {
+				case history:
+					it.Stage, it.Resolution, it.DoneAt = domain.StageDone, domain.ResolutionDone, created.Add(24*time.Hour)
+				case finishedThisWeek:
+					done++
+					it.Stage, it.Resolution = domain.StageDone, domain.ResolutionDone
+					it.DoneAt = weekAgo.Add(time.Duration(done) * 7 * 24 * time.Hour / (recentDone + 1))
+				default:
 					it.Details = "Some details about the work, as a person would type them into the intake form."
 					it.Stage = openStages[id%len(openStages)]
 					it.Assignee = people[(id/7)%len(people)]
@@ -226,22 +244,20 @@ func fixture(b *testing.B, spec fixtureSpec) string {
 							return err
 						}
 					}
-				} else {
-					it.Stage, it.Resolution, it.DoneAt = domain.StageDone, domain.ResolutionDone, created.Add(time.Hour)
 				}
 				if err := tx.PutItem(it); err != nil {
 					return err
 				}
-				// The digest week's events: creations, and completions of items finished in it.
+				// The digest week's events: creations in it, and the completions of the week.
 				if created.After(weekAgo) {
 					if err := tx.AppendEvent(domain.Event{At: created, Actor: it.Requester, Type: domain.EventCreated, ItemID: it.ID}); err != nil {
 						return err
 					}
-					if !isOpen {
-						if err := tx.AppendEvent(domain.Event{At: it.DoneAt, Actor: it.Requester, Type: domain.EventMoved, ItemID: it.ID,
-							Changes: []domain.Change{{Field: "stage", Before: string(domain.StageInProgress), After: string(domain.StageDone)}}}); err != nil {
-							return err
-						}
+				}
+				if finishedThisWeek {
+					if err := tx.AppendEvent(domain.Event{At: it.DoneAt, Actor: it.Requester, Type: domain.EventMoved, ItemID: it.ID,
+						Changes: []domain.Change{{Field: "stage", Before: string(domain.StageInProgress), After: string(domain.StageDone)}}}); err != nil {
+						return err
 					}
 				}
 			}
