@@ -2,12 +2,15 @@ package bot
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image/png"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"workbot/domain"
+	"workbot/storage"
 )
 
 func TestLatestSlot(t *testing.T) {
@@ -138,4 +141,71 @@ func BenchmarkDigestRender(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkDigestBuildAndRender measures what a scheduled digest costs before it is posted: building
+// the data from a real bbolt file and rendering the blocks.
+func BenchmarkDigestBuildAndRender(b *testing.B) {
+	for _, size := range []struct{ people, items int }{{100, 5000}, {2000, 100000}} {
+		b.Run(fmt.Sprintf("people=%d/open=%d", size.people, size.items), func(b *testing.B) {
+			db := digestFixture(b, size.people, size.items)
+			p := renderPolicy()
+			bot := &Bot{db: db, policy: p, now: func() time.Time { return renderNow }}
+			for b.Loop() {
+				d, err := bot.buildDigest(context.Background(), renderNow, 10)
+				if err != nil {
+					b.Fatal(err)
+				}
+				blocks := digestBlocks(d, d.ChangesSince(domain.DigestSnapshot{}), true, p, "Work digest")
+				if len(blocks) == 0 || d.OpenItems != size.items {
+					b.Fatalf("digest of %d open items, %d blocks", d.OpenItems, len(blocks))
+				}
+			}
+		})
+	}
+}
+
+// digestFixture writes people and open items straight through the store, in large transactions.
+func digestFixture(b *testing.B, people, items int) *storage.DB {
+	db, err := storage.Open(filepath.Join(b.TempDir(), "digest.db"), storage.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	stages := []domain.StageID{domain.StageIntake, domain.StageTodo, domain.StageInProgress, domain.StageReview, domain.StageTesting}
+	const chunk = 20000
+	for lo := 1; lo <= items; lo += chunk {
+		err := db.Update(context.Background(), func(tx domain.Tx) error {
+			if lo == 1 {
+				for i := 0; i < people; i++ {
+					if err := tx.PutPerson(domain.Person{ID: domain.UserID(fmt.Sprintf("U%05d", i)), Capacity: 5 + i%15, CapacitySet: true}); err != nil {
+						return err
+					}
+				}
+			}
+			for id := lo; id < lo+chunk && id <= items; id++ {
+				created := renderNow.Add(-time.Duration(id%(30*24)) * time.Hour)
+				it := domain.Item{
+					ID: domain.ItemID(id), Key: fmt.Sprintf("W-%d", id), Title: fmt.Sprintf("Item %d", id), Requester: "UREQ",
+					Value: 1 + id%5, Urgency: 1 + id%3, Size: domain.Sizes[id%len(domain.Sizes)], Stage: stages[id%len(stages)],
+					Assignee: domain.UserID(fmt.Sprintf("U%05d", id%people)), Triaged: true,
+					CreatedAt: created, StageEnteredAt: created, LastActivityAt: created, UpdatedAt: created,
+				}
+				if id%31 == 0 {
+					it.BlockedReason, it.BlockedAt = "waiting", created
+				}
+				if id%17 == 0 {
+					it.Due = domain.DateOf(renderNow.Add(time.Duration(id%9-4) * 24 * time.Hour))
+				}
+				if err := tx.PutItem(it); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return db
 }

@@ -824,10 +824,21 @@ func (d Digest) ChangesSince(prev DigestSnapshot) Changes {
 		wasStalled[id] = true
 	}
 	stalledNow := make(map[ItemID]bool, len(d.Stalled))
-	for _, s := range d.Stalled {
-		stalledNow[s.Item.ID] = true
-		if !wasStalled[s.Item.ID] {
-			c.NewlyStalled = append(c.NewlyStalled, s)
+	fresh := 0
+	for i := range d.Stalled {
+		id := d.Stalled[i].Item.ID
+		stalledNow[id] = true
+		if !wasStalled[id] {
+			fresh++
+		}
+	}
+	// Sized once: a large org can have tens of thousands of stalls, each carrying its item.
+	if fresh > 0 {
+		c.NewlyStalled = make([]Stall, 0, fresh)
+		for i := range d.Stalled {
+			if !wasStalled[d.Stalled[i].Item.ID] {
+				c.NewlyStalled = append(c.NewlyStalled, d.Stalled[i])
+			}
 		}
 	}
 	for _, id := range prev.Stalled {
