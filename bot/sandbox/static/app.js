@@ -1,0 +1,597 @@
+// workbot sandbox web client. Every piece of text from the workspace goes into the page through
+// textContent or attribute setters, never innerHTML, so a title like <script> stays text.
+"use strict";
+
+const S = {
+  me: localStorage.getItem("sandbox.me") || "",
+  conv: localStorage.getItem("sandbox.conv") || "",
+  mode: "conv", // "conv" or "home"
+  version: 0,
+  state: null,
+  replyTo: "",
+  modalKey: "",
+};
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined && text !== null) e.textContent = text;
+  return e;
+}
+
+function toast(msg) {
+  const t = el("div", "toast", msg);
+  document.body.appendChild(t);
+  setTimeout(() => t.remove(), 6000);
+}
+
+async function api(path, body) {
+  const opts = body === undefined ? {} : {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  };
+  const r = await fetch(path, opts);
+  let j = null;
+  try { j = await r.json(); } catch (e) { j = null; }
+  if (!r.ok) throw new Error((j && j.error) || ("HTTP " + r.status));
+  return j;
+}
+
+// ---- names ----
+
+function userName(id) {
+  const st = S.state;
+  if (st && id === st.bot_user) return "workbot";
+  const u = st && st.users.find((x) => x.id === id);
+  return u ? (u.real_name || u.name) : id;
+}
+
+function userHandle(id) {
+  const st = S.state;
+  if (st && id === st.bot_user) return "workbot";
+  const u = st && st.users.find((x) => x.id === id);
+  return u ? u.name : id;
+}
+
+function convLabel(id) {
+  const c = S.state && S.state.conversations.find((x) => x.id === id);
+  return c ? c.label : id;
+}
+
+// ---- mrkdwn ----
+
+function decodeEntities(s) {
+  return s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+}
+
+function safeURL(u) {
+  return /^(https?:|mailto:)/i.test(u) ? u : null;
+}
+
+// angle renders Slack's <…> forms: mentions, channels, specials and links.
+function angle(parent, inner) {
+  const bar = inner.indexOf("|");
+  const target = bar >= 0 ? inner.slice(0, bar) : inner;
+  const label = bar >= 0 ? inner.slice(bar + 1) : "";
+  let node;
+  if (target.startsWith("@")) {
+    node = el("span", "mention", "@" + (label || userHandle(target.slice(1))));
+  } else if (target.startsWith("#")) {
+    node = el("span", "mention", "#" + (label || convLabel(target.slice(1)).replace(/^#/, "")));
+  } else if (target.startsWith("!subteam^")) {
+    node = el("span", "mention", decodeEntities(label || "@team"));
+  } else if (target.startsWith("!date^")) {
+    node = document.createTextNode(decodeEntities(label));
+  } else if (target.startsWith("!")) {
+    node = el("span", "mention", "@" + target.slice(1));
+  } else {
+    const url = safeURL(decodeEntities(target));
+    if (url) {
+      node = el("a", "", decodeEntities(label || target));
+      node.href = url;
+      node.target = "_blank";
+      node.rel = "noopener noreferrer";
+    } else {
+      node = document.createTextNode(decodeEntities(label || target));
+    }
+  }
+  parent.appendChild(node);
+}
+
+const INLINE = /<([^<>\n]+)>|`([^`\n]+)`|(^|[^\w*])\*([^*\n]+?)\*(?!\w)|(^|[^\w_])_([^_\n]+?)_(?!\w)|(^|[^\w~])~([^~\n]+?)~(?!\w)/g;
+
+function inline(parent, s) {
+  let last = 0;
+  INLINE.lastIndex = 0;
+  const re = new RegExp(INLINE.source, "g");
+  let m;
+  while ((m = re.exec(s)) !== null) {
+    if (m.index > last) parent.appendChild(document.createTextNode(decodeEntities(s.slice(last, m.index))));
+    last = re.lastIndex;
+    if (m[1] !== undefined) { angle(parent, m[1]); continue; }
+    if (m[2] !== undefined) { parent.appendChild(el("code", "", decodeEntities(m[2]))); continue; }
+    const pairs = [[3, "b"], [5, "i"], [7, "s"]];
+    for (const [i, tag] of pairs) {
+      if (m[i + 1] !== undefined) {
+        if (m[i]) parent.appendChild(document.createTextNode(decodeEntities(m[i])));
+        const node = el(tag);
+        inline(node, m[i + 1]);
+        parent.appendChild(node);
+        break;
+      }
+    }
+  }
+  if (last < s.length) parent.appendChild(document.createTextNode(decodeEntities(s.slice(last))));
+}
+
+function mrkdwn(parent, s) {
+  const parts = String(s || "").split("```");
+  parts.forEach((p, i) => {
+    if (i % 2 === 1) parent.appendChild(el("pre", "", decodeEntities(p)));
+    else inline(parent, p);
+  });
+}
+
+function textObj(parent, t) {
+  const span = el("span", "text");
+  if (!t) return span;
+  if (t.type === "mrkdwn") mrkdwn(span, t.text);
+  else span.textContent = t.text || "";
+  parent.appendChild(span);
+  return span;
+}
+
+function plain(t) {
+  return (t && t.text) || "";
+}
+
+// ---- Block Kit ----
+
+// act sends a click or a choice on an element, found by its place in the surface's blocks.
+async function act(surface, block, element, value) {
+  try {
+    await api("/api/act", { user: S.me, surface, block, element, value });
+  } catch (e) {
+    toast(e.message);
+  }
+  refresh();
+}
+
+function optionsOf(elem) {
+  if (elem.options) return elem.options.map((o) => ({ value: o.value, label: plain(o.text) }));
+  if (elem.option_groups) {
+    return elem.option_groups.flatMap((g) => (g.options || []).map((o) => ({ value: o.value, label: plain(g.label) + " / " + plain(o.text) })));
+  }
+  return [];
+}
+
+function peopleOptions() {
+  return (S.state ? S.state.users : []).filter((u) => !u.is_bot).map((u) => ({ value: u.id, label: u.real_name || u.name }));
+}
+
+function selectWith(opts, placeholder, initial) {
+  const sel = el("select", "bk");
+  const ph = el("option", "", placeholder || "Choose…");
+  ph.value = "";
+  if (!initial) ph.selected = true;
+  ph.disabled = true;
+  sel.appendChild(ph);
+  for (const o of opts) {
+    const opt = el("option", "", o.label);
+    opt.value = o.value;
+    if (o.value === initial) opt.selected = true;
+    sel.appendChild(opt);
+  }
+  return sel;
+}
+
+// element renders an interactive element that dispatches at once (outside input blocks).
+function element(elem, surface, block, index) {
+  switch (elem.type) {
+    case "button": {
+      const b = el("button", "bk" + (elem.style ? " " + elem.style : ""), plain(elem.text));
+      b.type = "button";
+      if (elem.url && safeURL(elem.url)) b.title = elem.url;
+      b.addEventListener("click", () => { b.disabled = true; act(surface, block, index); });
+      return b;
+    }
+    case "static_select":
+    case "external_select": {
+      const init = elem.initial_option ? elem.initial_option.value : "";
+      const sel = selectWith(optionsOf(elem), plain(elem.placeholder), init);
+      sel.addEventListener("change", () => act(surface, block, index, { option: sel.value }));
+      return sel;
+    }
+    case "users_select": {
+      const sel = selectWith(peopleOptions(), plain(elem.placeholder) || "Pick a person", elem.initial_user || "");
+      sel.addEventListener("change", () => act(surface, block, index, { user: sel.value }));
+      return sel;
+    }
+    case "datepicker": {
+      const inp = el("input", "bk");
+      inp.type = "date";
+      if (elem.initial_date) inp.value = elem.initial_date;
+      inp.addEventListener("change", () => { if (inp.value) act(surface, block, index, { date: inp.value }); });
+      return inp;
+    }
+    case "image":
+      return el("span", "note", "[image: " + (elem.alt_text || "") + "]");
+    default:
+      return el("span", "note", "[" + elem.type + " is not shown in the sandbox]");
+  }
+}
+
+// renderBlocks draws blocks. inputs, when given, collects the input blocks of a modal.
+function renderBlocks(parent, blocks, surface, inputs, errors) {
+  (blocks || []).forEach((b, i) => {
+    const div = el("div", "block " + b.type);
+    switch (b.type) {
+      case "section": {
+        const row = el("div", "section-row");
+        const left = el("div");
+        if (b.text) textObj(left, b.text);
+        if (b.fields) left.appendChild(fieldsGrid(b.fields));
+        row.appendChild(left);
+        if (b.accessory) row.appendChild(element(b.accessory, surface, i, 0));
+        div.appendChild(row);
+        break;
+      }
+      case "header":
+        div.textContent = plain(b.text);
+        break;
+      case "divider":
+        div.appendChild(el("hr", "divider"));
+        break;
+      case "context":
+        (b.elements || []).forEach((e) => {
+          if (e.type === "image") div.appendChild(el("span", "note", "[image: " + (e.alt_text || "") + "] "));
+          else { textObj(div, e); div.appendChild(document.createTextNode("  ")); }
+        });
+        break;
+      case "actions": {
+        const row = el("div", "actions");
+        (b.elements || []).forEach((e, j) => row.appendChild(element(e, surface, i, j)));
+        div.appendChild(row);
+        break;
+      }
+      case "image":
+        div.appendChild(el("div", "note", "🖼 image" + (b.title ? ": " + plain(b.title) : "") + (b.alt_text ? " — " + b.alt_text : "")));
+        break;
+      case "file":
+        div.appendChild(el("div", "note", "📎 a shared file"));
+        break;
+      case "input":
+        if (inputs) inputs.push(inputBlock(div, b, errors));
+        else div.appendChild(el("div", "note", "[input: " + plain(b.label) + "]"));
+        break;
+      default:
+        div.appendChild(el("div", "note", "[" + b.type + " block]"));
+    }
+    parent.appendChild(div);
+  });
+}
+
+function fieldsGrid(fields) {
+  const grid = el("div", "fields");
+  fields.forEach((f) => { const d = el("div"); textObj(d, f); grid.appendChild(d); });
+  return grid;
+}
+
+// inputBlock draws one modal input and returns how to read it.
+function inputBlock(div, b, errors) {
+  div.className = "block input-block";
+  const e = b.element || {};
+  const id = "in-" + (b.block_id || "") + "-" + (e.action_id || "");
+  const label = el("label", "", plain(b.label));
+  label.htmlFor = id;
+  if (b.optional) label.appendChild(el("span", "optional", " (optional)"));
+  div.appendChild(label);
+  let control;
+  let read;
+  switch (e.type) {
+    case "plain_text_input":
+    case "email_text_input":
+    case "url_text_input":
+    case "number_input": {
+      control = el(e.multiline ? "textarea" : "input");
+      if (!e.multiline) control.type = e.type === "number_input" ? "number" : e.type === "email_text_input" ? "email" : "text";
+      if (e.initial_value) control.value = e.initial_value;
+      if (e.max_length) control.maxLength = e.max_length;
+      if (e.placeholder) control.placeholder = plain(e.placeholder);
+      read = () => ({ text: control.value });
+      break;
+    }
+    case "static_select":
+    case "external_select":
+    case "radio_buttons": {
+      control = selectWith(optionsOf(e), plain(e.placeholder), e.initial_option ? e.initial_option.value : "");
+      read = () => (control.value ? { option: control.value } : null);
+      break;
+    }
+    case "users_select": {
+      control = selectWith(peopleOptions(), plain(e.placeholder) || "Pick a person", e.initial_user || "");
+      read = () => (control.value ? { user: control.value } : null);
+      break;
+    }
+    case "datepicker": {
+      control = el("input");
+      control.type = "date";
+      if (e.initial_date) control.value = e.initial_date;
+      read = () => (control.value ? { date: control.value } : null);
+      break;
+    }
+    default:
+      control = el("div", "note", "[" + e.type + " is not supported by the sandbox; its initial value is kept]");
+      read = () => null;
+  }
+  control.id = id;
+  div.appendChild(control);
+  if (b.hint) div.appendChild(el("div", "hint", plain(b.hint)));
+  const err = el("div", "field-error");
+  err.dataset.block = b.block_id || "";
+  err.textContent = (errors && errors[b.block_id]) || "";
+  div.appendChild(err);
+  return { block: b.block_id, action: e.action_id, read };
+}
+
+// ---- messages ----
+
+function timeOf(ts) {
+  const d = new Date(parseFloat(ts) * 1000);
+  return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+function renderMessage(m, replies) {
+  const div = el("div", "msg" + (m.ephemeral ? " ephemeral" : ""));
+  const who = el("div", "who-line", userName(m.user));
+  if (m.bot) who.appendChild(el("span", "app-tag", "APP"));
+  who.appendChild(el("span", "time", timeOf(m.ts)));
+  if (m.ephemeral) who.appendChild(el("span", "only-you", " · Only visible to you"));
+  div.appendChild(who);
+  if (m.blocks && m.blocks.length) renderBlocks(div, m.blocks, m.surface);
+  else { const t = el("div"); mrkdwn(t, m.text); div.appendChild(t); }
+  (m.files || []).forEach((f) => div.appendChild(el("div", "note", "📎 file: " + (f.title || f.name) + " (" + f.name + ", " + f.size + " bytes; not shown in the sandbox)")));
+  if (m.edited) div.appendChild(el("span", "edited", "(edited)"));
+  if (!m.ephemeral && !m.thread_ts) {
+    const r = el("button", "reply-link", replies && replies.length ? replies.length + " " + (replies.length === 1 ? "reply" : "replies") + " · reply in thread" : "Reply in thread");
+    r.type = "button";
+    r.addEventListener("click", () => setReplyTo(m));
+    div.appendChild(r);
+  }
+  if (replies && replies.length) {
+    const th = el("div", "thread");
+    replies.forEach((x) => th.appendChild(renderMessage(x)));
+    div.appendChild(th);
+  }
+  return div;
+}
+
+function setReplyTo(m) {
+  S.replyTo = m ? m.ts : "";
+  $("reply-to").hidden = !m;
+  $("reply-to-text").textContent = m ? "Replying in thread to " + userName(m.user) + " (" + timeOf(m.ts) + ")" : "";
+  if (m) $("input").focus();
+}
+
+function renderMessages(st) {
+  const box = $("messages");
+  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  box.replaceChildren();
+  const replies = new Map();
+  const tops = [];
+  const byTS = new Set(st.messages.filter((m) => !m.thread_ts).map((m) => m.ts));
+  for (const m of st.messages) {
+    if (m.thread_ts && byTS.has(m.thread_ts)) {
+      if (!replies.has(m.thread_ts)) replies.set(m.thread_ts, []);
+      replies.get(m.thread_ts).push(m);
+    } else tops.push(m);
+  }
+  if (!tops.length) box.appendChild(el("div", "note", "No messages yet. Try /work help, or /work request Fix the printer."));
+  for (const m of tops) box.appendChild(renderMessage(m, replies.get(m.ts)));
+  if (atBottom || S.scrollToEnd) box.scrollTop = box.scrollHeight;
+  S.scrollToEnd = false;
+}
+
+// ---- modal ----
+
+let modalInputs = [];
+
+function renderModal(st) {
+  const m = st.modal;
+  const back = $("modal-backdrop");
+  if (!m) { back.hidden = true; S.modalKey = ""; return; }
+  back.hidden = false;
+  const key = m.id + "/" + m.hash;
+  if (key !== S.modalKey) {
+    S.modalKey = key;
+    $("modal-title").textContent = m.title + (m.depth > 1 ? "  (" + m.depth + " deep)" : "");
+    $("modal-close").textContent = m.close || "Cancel";
+    $("modal-submit").textContent = m.submit || "Submit";
+    $("modal-submit").hidden = !m.submit;
+    $("modal-error").hidden = true;
+    const body = $("modal-body");
+    body.replaceChildren();
+    modalInputs = [];
+    renderBlocks(body, m.blocks, { kind: "view", view_id: m.id }, modalInputs, m.errors);
+  }
+  for (const e of document.querySelectorAll("#modal-body .field-error")) {
+    e.textContent = (m.errors && m.errors[e.dataset.block]) || "";
+  }
+}
+
+async function submitModal(ev) {
+  ev.preventDefault();
+  const m = S.state && S.state.modal;
+  if (!m || !m.submit) return;
+  const values = {};
+  for (const inp of modalInputs) {
+    const v = inp.read();
+    if (!v || !inp.block || !inp.action) continue;
+    values[inp.block] = values[inp.block] || {};
+    values[inp.block][inp.action] = v;
+  }
+  $("modal-submit").disabled = true;
+  try {
+    await api("/api/submit", { user: S.me, view_id: m.id, values });
+    $("modal-error").hidden = true;
+  } catch (e) {
+    $("modal-error").textContent = e.message;
+    $("modal-error").hidden = false;
+  }
+  $("modal-submit").disabled = false;
+  refresh();
+}
+
+async function closeModal() {
+  const m = S.state && S.state.modal;
+  if (!m) return;
+  try { await api("/api/close", { user: S.me, view_id: m.id }); } catch (e) { toast(e.message); }
+  refresh();
+}
+
+// ---- page ----
+
+function renderSidebar(st) {
+  const me = $("me");
+  if (me.options.length !== st.users.filter((u) => !u.is_bot).length) {
+    me.replaceChildren();
+    st.users.filter((u) => !u.is_bot).forEach((u) => {
+      const o = el("option", "", (u.real_name || u.name) + " @" + u.name);
+      o.value = u.id;
+      me.appendChild(o);
+    });
+  }
+  me.value = st.me;
+  const chans = $("channels");
+  const dms = $("dms");
+  chans.replaceChildren();
+  dms.replaceChildren();
+  for (const c of st.conversations) {
+    const li = el("li");
+    const b = el("button", "conv" + (S.mode === "conv" && c.id === st.conv ? " active" : ""), c.label);
+    b.type = "button";
+    b.addEventListener("click", () => { S.mode = "conv"; S.conv = c.id; localStorage.setItem("sandbox.conv", c.id); setReplyTo(null); S.scrollToEnd = true; refresh(); });
+    li.appendChild(b);
+    (c.is_im ? dms : chans).appendChild(li);
+  }
+  $("home-tab").classList.toggle("active", S.mode === "home");
+  $("status").textContent = st.connected ? "● workbot connected" : "○ workbot not connected";
+}
+
+function render(st) {
+  S.state = st;
+  S.me = st.me;
+  S.conv = st.conv;
+  renderSidebar(st);
+  const banner = $("banner");
+  banner.hidden = st.connected;
+  banner.className = "banner bad";
+  banner.textContent = st.connected ? "" : "workbot is not connected to this workspace; commands and buttons will fail until it is.";
+  const home = S.mode === "home";
+  $("messages").hidden = home;
+  $("composer").hidden = home;
+  $("homeview").hidden = !home;
+  if (home) {
+    $("conv-title").textContent = "workbot · Home";
+    $("conv-hint").textContent = "what workbot published for " + userName(st.me);
+    const hv = $("homeview");
+    hv.replaceChildren();
+    if (st.home) renderBlocks(hv, st.home.blocks, { kind: "view", view_id: st.home.id });
+    else hv.appendChild(el("div", "note", "workbot has not published a Home tab for you yet."));
+  } else {
+    $("conv-title").textContent = convLabel(st.conv);
+    $("conv-hint").textContent = "type /work help to start; you are " + userName(st.me);
+    renderMessages(st);
+  }
+  renderModal(st);
+}
+
+let refreshing = null;
+let again = false;
+
+// refresh fetches the state once; calls made meanwhile fold into one more fetch.
+function refresh() {
+  if (refreshing) { again = true; return refreshing; }
+  refreshing = (async () => {
+    do {
+      again = false;
+      try {
+        const q = new URLSearchParams({ user: S.me, conv: S.conv });
+        render(await api("/api/state?" + q.toString()));
+        S.version = S.state.version;
+      } catch (e) {
+        $("status").textContent = "sandbox unreachable: " + e.message;
+      }
+    } while (again);
+    refreshing = null;
+  })();
+  return refreshing;
+}
+
+const delay = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// poll waits for the workspace to change; the server holds each request until then (or ~25 s), and
+// one round per second at most keeps a busy bot from spinning the page.
+async function poll() {
+  for (;;) {
+    const t0 = Date.now();
+    try {
+      const j = await api("/api/wait?since=" + S.version);
+      if (j.version !== S.version) await refresh();
+    } catch (e) {
+      $("status").textContent = "sandbox unreachable; retrying";
+      await delay(2000);
+    }
+    const spent = Date.now() - t0;
+    if (spent < 1000) await delay(1000 - spent);
+  }
+}
+
+async function openHome() {
+  S.mode = "home";
+  render(S.state);
+  try { await api("/api/home", { user: S.me }); } catch (e) { toast(e.message); }
+  refresh();
+}
+
+async function send(ev) {
+  ev.preventDefault();
+  const input = $("input");
+  const text = input.value;
+  if (!text.trim()) return;
+  $("send").disabled = true;
+  try {
+    await api("/api/send", { user: S.me, conv: S.conv, text, thread_ts: S.replyTo });
+    input.value = "";
+    S.scrollToEnd = true;
+  } catch (e) {
+    toast(e.message);
+  }
+  $("send").disabled = false;
+  refresh();
+}
+
+function init() {
+  $("me").addEventListener("change", () => {
+    S.me = $("me").value;
+    localStorage.setItem("sandbox.me", S.me);
+    setReplyTo(null);
+    S.modalKey = "";
+    if (S.mode === "home") openHome(); else refresh();
+  });
+  $("home-tab").addEventListener("click", openHome);
+  $("composer").addEventListener("submit", send);
+  $("input").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("composer").requestSubmit(); }
+  });
+  $("reply-cancel").addEventListener("click", () => setReplyTo(null));
+  $("modal").addEventListener("submit", submitModal);
+  $("modal-close").addEventListener("click", closeModal);
+  $("modal-x").addEventListener("click", closeModal);
+  refresh().then(poll);
+}
+
+init();
