@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"fmt"
+	"runtime"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -54,6 +55,9 @@ func (t *txn) OpenItems(fn func(domain.Item) bool) error {
 	if err != nil {
 		return err
 	}
+	if !t.btx.Writable() && runtime.GOMAXPROCS(0) > 1 {
+		return scanOpenPipelined(b, fn)
+	}
 	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		r, err := decodeItem(v)
@@ -65,6 +69,70 @@ func (t *txn) OpenItems(fn func(domain.Item) bool) error {
 		}
 	}
 	return nil
+}
+
+// openBatch is how many decoded items the scanning goroutine hands over at a time.
+const openBatch = 256
+
+// scanOpenPipelined decodes open items on a second goroutine while fn consumes the previous batch, so
+// a digest over 100k items uses both cores. It is only used in read-only transactions: the scanner
+// touches nothing but its own cursor on b (bbolt's read paths share no mutable state with other
+// buckets), and fn cannot write to the bucket under the cursor.
+func scanOpenPipelined(b *bolt.Bucket, fn func(domain.Item) bool) error {
+	batches := make(chan []domain.Item, 2)
+	stop := make(chan struct{})
+	scanErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		defer func() {
+			if r := recover(); r != nil {
+				scanErr <- fmt.Errorf("idx_open scan: %v", r)
+			}
+		}()
+		batch := make([]domain.Item, 0, openBatch)
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			r, err := decodeItem(v)
+			if err != nil {
+				scanErr <- fmt.Errorf("idx_open/%x: %w", k, err)
+				return
+			}
+			batch = append(batch, r.toDomain())
+			if len(batch) == openBatch {
+				select {
+				case batches <- batch:
+				case <-stop:
+					return
+				}
+				batch = make([]domain.Item, 0, openBatch)
+			}
+		}
+		if len(batch) > 0 {
+			select {
+			case batches <- batch:
+			case <-stop:
+			}
+		}
+	}()
+	// However fn ends, the scanner must be finished before the transaction is: it reads its pages.
+	defer func() {
+		close(stop)
+		for range batches {
+		}
+	}()
+	for batch := range batches {
+		for i := range batch {
+			if !fn(batch[i]) {
+				return nil
+			}
+		}
+	}
+	select {
+	case err := <-scanErr:
+		return err
+	default:
+		return nil
+	}
 }
 
 func (t *txn) OpenItemsByAssignee(user domain.UserID, fn func(domain.Item) bool) error {
