@@ -36,7 +36,7 @@ const usage = `workbot: a Slack bot for work intake, prioritisation, assignment,
 
 Usage:
   workbot [run] [--config FILE] [--db FILE] [--log-level LEVEL] [--log-format json|console]
-  workbot sandbox
+  workbot sandbox [--addr 127.0.0.1:8089] [--config FILE] [--db FILE]   (local Slack + web client, no tokens)
   workbot export --db FILE [--format json|csv] [--events] [--out FILE]
   workbot backup --db FILE --out FILE
   workbot check --db FILE
@@ -219,19 +219,6 @@ func (c *cli) runBot(args []string) int {
 	}
 	logger.Info().Msg("workbot stopped")
 	return exitOK
-}
-
-func (c *cli) sandbox(args []string) int {
-	var f runtimeFlags
-	fs := c.flags("sandbox")
-	f.register(fs)
-	if code := parse(fs, args); code >= 0 {
-		return code
-	}
-	fmt.Fprintln(c.stderr, "workbot: the sandbox (a local fake Slack with a web client, no tokens needed) is not built yet.\n"+
-		"To run against real Slack, set SLACK_BOT_TOKEN and SLACK_APP_TOKEN and an intake_channel in the config,\n"+
-		"then run \"make run\" or \"workbot run --config workbot.yaml\". README.md explains how to get the tokens.")
-	return exitUsage
 }
 
 // dbPath is --db, else WORKBOT_DB; the operator tools require one of them so they never create or read

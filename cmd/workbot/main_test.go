@@ -7,14 +7,20 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.uber.org/goleak"
 
 	"workbot/bot/slackfake"
 	"workbot/domain"
@@ -492,10 +498,156 @@ func TestMiscCommands(t *testing.T) {
 	if r := runCLI(t, env{}, nil, "frobnicate"); r.code != exitUsage || !strings.Contains(r.stderr, `unknown command "frobnicate"`) {
 		t.Errorf("unknown: %d %q", r.code, r.stderr)
 	}
-	if r := runCLI(t, env{}, nil, "sandbox"); r.code != exitUsage || !strings.Contains(r.stderr, "SLACK_BOT_TOKEN") {
-		t.Errorf("sandbox: %d %q", r.code, r.stderr)
+	if r := runCLI(t, env{}, nil, "sandbox", "--addr", "0.0.0.0:8089"); r.code != exitUsage || !strings.Contains(r.stderr, "loopback only") {
+		t.Errorf("sandbox on all interfaces: %d %q", r.code, r.stderr)
+	}
+	if r := runCLI(t, env{}, nil, "sandbox", "stray"); r.code != exitUsage {
+		t.Errorf("sandbox with an argument: %d %q", r.code, r.stderr)
 	}
 	if r := runCLI(t, env{}, nil, "run", "--no-such-flag"); r.code != exitUsage {
 		t.Errorf("bad flag: %d", r.code)
 	}
+}
+
+// syncBuffer lets a test read what a running command has written so far, and wait for more.
+type syncBuffer struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	changed chan struct{}
+}
+
+func newSyncBuffer() *syncBuffer { return &syncBuffer{changed: make(chan struct{})} }
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	close(b.changed)
+	b.changed = make(chan struct{})
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitFor returns the first match of re once it has been written.
+func (b *syncBuffer) waitFor(t *testing.T, re *regexp.Regexp, timeout time.Duration) []string {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		b.mu.Lock()
+		m := re.FindStringSubmatch(b.buf.String())
+		ch := b.changed
+		b.mu.Unlock()
+		if m != nil {
+			return m
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("waited %v for %s; got:\n%s", timeout, re, b.String())
+		}
+	}
+}
+
+// TestSandboxServesAndStopsOnSIGTERM runs `workbot sandbox` without tokens: it keeps its database next
+// to the user (workbot-sandbox.db in the working directory, said in the log), serves the web client,
+// runs /work through it against the real bot, and stops with exit 0 on SIGTERM.
+func TestSandboxServesAndStopsOnSIGTERM(t *testing.T) {
+	client := &http.Client{Transport: &http.Transport{}}
+	// bot.Run leaves its Events-draining goroutine behind (slack-go never closes the channel); that is
+	// package bot's to fix, so it is ignored here.
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(), goleak.IgnoreTopFunction("workbot/bot.(*Bot).shutdown.func2"))
+	defer client.CloseIdleConnections()
+	dir := t.TempDir()
+	t.Chdir(dir)
+	e := env{"WORKBOT_CONFIG": writeConfig(t, "intake_channel: C9\nleads: [U9]\ncapacity: {default_points: 7}\n")}
+	stdout, stderr := newSyncBuffer(), newSyncBuffer()
+	c := &cli{stdout: stdout, stderr: stderr, getenv: e.get, startBot: func(context.Context, *Config, *storage.DB, zerolog.Logger) error {
+		t.Error("the sandbox must not start a bot against real Slack")
+		return nil
+	}}
+	done := make(chan int, 1)
+	go func() { done <- c.run([]string{"sandbox", "--addr", "127.0.0.1:0"}) }()
+
+	url := stdout.waitFor(t, regexp.MustCompile(`workbot sandbox: open (http://127\.0\.0\.1:\d+)\n`), 10*time.Second)[1]
+	resp, err := client.Get(url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "app.js") {
+		t.Errorf("GET /: %d %s", resp.StatusCode, page)
+	}
+	post := func(path, body string) {
+		t.Helper()
+		resp, err := client.Post(url+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("POST %s: %d %s", path, resp.StatusCode, msg)
+		}
+	}
+	// The leads of the config are replaced by the demo lead: only a lead may post the digest now.
+	post("/api/send", `{"user":"U0LEAD","conv":"C0LEADS","text":"/work digest post"}`)
+	var st struct {
+		Version  uint64
+		Messages []struct {
+			Text      string
+			Blocks    json.RawMessage
+			Ephemeral bool
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := client.Get(url + "/api/state?user=U0LEAD&conv=C0LEADS")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		posted := false
+		for _, m := range st.Messages {
+			posted = posted || !m.Ephemeral
+		}
+		if posted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no digest in #leadership: %+v", st.Messages)
+		}
+		if resp, err := client.Get(fmt.Sprintf("%s/api/wait?since=%d", url, st.Version)); err == nil {
+			resp.Body.Close()
+		}
+	}
+
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("workbot sandbox did not stop on SIGTERM")
+	}
+	logs := stderr.String()
+	if !strings.Contains(logs, "workbot-sandbox.db") || !strings.Contains(logs, "sandbox default") {
+		t.Errorf("the log does not say which database:\n%s", logs)
+	}
+	db, err := storage.Open(filepath.Join(dir, "workbot-sandbox.db"), storage.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatalf("database missing or still held: %v", err)
+	}
+	db.Close()
 }
