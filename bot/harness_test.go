@@ -168,6 +168,20 @@ func (h *harness) waitFor(what string, cond func() bool) {
 	}
 }
 
+// pollFor waits for a condition the fake cannot see change (files on disk), re-checking it often.
+func (h *harness) pollFor(what string, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(wait)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("waiting for %s: timed out", what)
+		}
+		<-tick.C
+	}
+}
+
 // command runs a slash command and waits for its ack.
 func (h *harness) command(user, channel, text string) {
 	h.t.Helper()

@@ -1,12 +1,18 @@
 package bot
 
 import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"workbot/bot/slackfake"
 	"workbot/domain"
+	"workbot/storage"
 )
 
 const cLeads2 = "C0LEADS2"
@@ -243,5 +249,51 @@ func TestPersonalMorningDM(t *testing.T) {
 	}
 	if count(uDev) != 1 || count(uQA) != 0 {
 		t.Errorf("personal DMs: dev %d (want 1), qa %d (want 0)", count(uDev), count(uQA))
+	}
+}
+
+// TestScheduledHotBackups: the running bot writes consistent backups of its own database and keeps
+// only the newest ones.
+func TestScheduledHotBackups(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, withConfig(func(c *Config) {
+		c.Schedules = Schedules{Backup: "* * * * * *", BackupDir: dir, BackupKeep: 2, Location: time.UTC}
+	}))
+	id := h.request(uReq, "Back me up", "3")
+	var files []string
+	for i := range 3 {
+		h.advance(time.Minute) // backup names come from the bot's clock
+		h.pollFor(fmt.Sprintf("backup %d", i+1), func() bool {
+			files, _ = filepath.Glob(filepath.Join(dir, "workbot-*.db"))
+			return len(files) >= min(i+1, 2) && slices.Contains(files, filepath.Join(dir, "workbot-"+h.clock().UTC().Format("20060102T150405Z")+".db"))
+		})
+	}
+	h.waitTicks(1)
+	files, _ = filepath.Glob(filepath.Join(dir, "workbot-*.db"))
+	if len(files) != 2 {
+		t.Fatalf("%d backups kept, want 2: %v", len(files), files)
+	}
+	for _, f := range files {
+		if err := storage.Check(f); err != nil {
+			t.Errorf("backup %s: %v", f, err)
+		}
+		db, err := storage.Open(f, storage.Options{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = db.View(context.Background(), func(tx domain.ReadTx) error {
+			it, err := tx.Item(id)
+			if err == nil && it.Title != "Back me up" {
+				t.Errorf("backup holds %q", it.Title)
+			}
+			return err
+		})
+		db.Close()
+		if err != nil {
+			t.Errorf("backup %s: %v", f, err)
+		}
+		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("backup mode %v", fi.Mode().Perm())
+		}
 	}
 }

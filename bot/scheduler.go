@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"time"
@@ -27,6 +29,10 @@ type Schedules struct {
 	Location *time.Location // the zone the specs are read in
 	// Grace is how late a missed digest slot may still be posted at start-up (default 2h).
 	Grace time.Duration
+	// Backup takes a hot backup of the database into BackupDir, keeping the newest BackupKeep.
+	Backup     string
+	BackupDir  string
+	BackupKeep int
 }
 
 // cronLogger adapts zerolog to cron's logger interface.
@@ -83,6 +89,9 @@ func (b *Bot) startScheduler(ctx context.Context) (func(), error) {
 		sweep = "0 */10 * * * *"
 	}
 	if err := add("sweep", sweep, func(ctx context.Context) { b.sweep(ctx, b.now()) }); err != nil {
+		return nil, err
+	}
+	if err := add("backup", s.Backup, func(ctx context.Context) { b.backup(b.now()) }); err != nil {
 		return nil, err
 	}
 	if s.Digest != "" {
@@ -512,4 +521,32 @@ func personalBlocks(top []domain.Ranked, incoming []handoffWithItem, stalling []
 	}
 	b = append(b, contextText("Turn this off with `/work prefs digest off` or in App Home."))
 	return b
+}
+
+// backup writes a hot backup named by its time and removes the oldest beyond BackupKeep. Backups are
+// consistent snapshots (bbolt's Tx.WriteTo) taken while the bot keeps serving.
+func (b *Bot) backup(now time.Time) {
+	s := b.cfg.Schedules
+	if err := os.MkdirAll(s.BackupDir, 0o700); err != nil {
+		b.log.Error().Err(err).Str("dir", s.BackupDir).Msg("backup directory")
+		return
+	}
+	name := filepath.Join(s.BackupDir, "workbot-"+now.UTC().Format("20060102T150405Z")+".db")
+	if err := b.db.BackupFile(name); err != nil {
+		b.log.Error().Err(err).Str("file", name).Msg("backup failed")
+		return
+	}
+	b.log.Info().Str("file", name).Msg("backup written")
+	old, err := filepath.Glob(filepath.Join(s.BackupDir, "workbot-*.db"))
+	if err != nil {
+		return
+	}
+	sort.Strings(old) // the names sort by time
+	keep := max(s.BackupKeep, 1)
+	for len(old) > keep {
+		if err := os.Remove(old[0]); err != nil {
+			b.log.Warn().Err(err).Str("file", old[0]).Msg("could not remove an old backup")
+		}
+		old = old[1:]
+	}
 }

@@ -33,6 +33,7 @@ type Config struct {
 	Capacity           CapacityConfig `yaml:"capacity"`
 	Digest             DigestConfig   `yaml:"digest"`
 	Handoff            HandoffConfig  `yaml:"handoff"`
+	Backup             BackupConfig   `yaml:"backup"`
 	BlockedStallAfter  Duration       `yaml:"blocked_stall_after"`
 	NudgeRatio         float64        `yaml:"nudge_ratio"`
 	DueSoonDays        int            `yaml:"due_soon_days"`
@@ -96,6 +97,20 @@ type DigestConfig struct {
 	Top              int      `yaml:"top"`
 	Grace            Duration `yaml:"grace"`
 	PersonalSchedule string   `yaml:"personal_schedule"` // "" or "off" disables the personal DM
+}
+
+// BackupConfig schedules hot backups taken by the running bot. The bot holds the database's lock, so
+// `workbot backup` cannot read the file while it runs; these backups can.
+type BackupConfig struct {
+	Schedule string `yaml:"schedule"` // "" or "off" disables them
+	Dir      string `yaml:"dir"`
+	Keep     int    `yaml:"keep"`
+}
+
+// BackupsEnabled reports whether scheduled backups are on.
+func (c *Config) BackupsEnabled() bool {
+	s := strings.TrimSpace(c.Backup.Schedule)
+	return s != "" && s != "off"
 }
 
 // HandoffConfig sets escalation and approval of handoffs.
@@ -174,6 +189,7 @@ func DefaultConfig() *Config {
 			PersonalSchedule: "30 8 * * 1-5",
 		},
 		Handoff:           HandoffConfig{EscalateAfter: Duration(p.HandoffEscalateAfter), Approval: string(p.HandoffApproval)},
+		Backup:            BackupConfig{Schedule: "0 3 * * *", Dir: "backups", Keep: 7},
 		BlockedStallAfter: Duration(p.BlockedStallAfter),
 		NudgeRatio:        p.NudgeRatio,
 		DueSoonDays:       p.DueSoonDays,
@@ -384,6 +400,17 @@ func (c *Config) Validate() error {
 	}
 	if c.Digest.Grace < 0 {
 		return configError("digest.grace", "must not be negative")
+	}
+	if c.BackupsEnabled() {
+		if _, err := cron.ParseStandard(c.Backup.Schedule); err != nil {
+			return configError("backup.schedule", "%q is not a cron spec like \"0 3 * * *\" (or \"off\"): %v", c.Backup.Schedule, err)
+		}
+		if strings.TrimSpace(c.Backup.Dir) == "" {
+			return configError("backup.dir", "required when backup.schedule is set")
+		}
+		if c.Backup.Keep < 1 || c.Backup.Keep > 1000 {
+			return configError("backup.keep", "must be between 1 and 1000")
+		}
 	}
 	for i, ch := range c.LeadershipChannels {
 		if strings.TrimSpace(ch) == "" {

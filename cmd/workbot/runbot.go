@@ -35,6 +35,11 @@ func newBot(cfg *Config, db *storage.DB, logger zerolog.Logger) (*bot.Bot, error
 	if cfg.PersonalDigestEnabled() {
 		schedules.Personal = cfg.Digest.PersonalSchedule
 	}
+	if cfg.BackupsEnabled() {
+		schedules.Backup = cfg.Backup.Schedule
+		schedules.BackupDir = cfg.Backup.Dir
+		schedules.BackupKeep = cfg.Backup.Keep
+	}
 	return bot.New(bot.Config{
 		BotToken:           cfg.BotToken,
 		AppToken:           cfg.AppToken,
