@@ -22,6 +22,8 @@ const (
 type messageRef struct {
 	Channel string `json:"c"`
 	TS      string `json:"ts"`
+	// Approval marks a handoff DM sent to a lead for approval rather than to the target.
+	Approval bool `json:"a,omitempty"`
 }
 
 func idKey(n uint64) string { return strconv.FormatUint(n, 10) }
@@ -274,6 +276,7 @@ func (b *Bot) sendHandoffRequest(ctx context.Context, h domain.Handoff, it domai
 	if h.Status == domain.HandoffAwaitingApproval {
 		for _, lead := range b.leadsFor(h, it) {
 			if r := b.dm(ctx, lead, "Handoff approval needed for "+it.Key, handoffDM(h, it, b.policy, true)); r.TS != "" {
+				r.Approval = true
 				refs = append(refs, r)
 			}
 		}
@@ -295,15 +298,10 @@ func (b *Bot) sendHandoffRequest(ctx context.Context, h domain.Handoff, it domai
 	b.saveRef(kvHandoffDMs, key, refs)
 }
 
-// closeHandoffDMs replaces the buttons in every DM about a handoff with its outcome.
+// closeHandoffDMs replaces the buttons in every DM about a handoff with where it stands now.
 func (b *Bot) closeHandoffDMs(ctx context.Context, h domain.Handoff, it domain.Item) {
 	for _, r := range b.loadRefs(kvHandoffDMs, idKey(uint64(h.ID))) {
-		blocks := handoffDM(h, it, b.policy, h.Status == domain.HandoffAwaitingApproval)
-		if !h.Status.Decided() {
-			// Approved: the approvers' DMs just say so.
-			blocks = append(blocks[:len(blocks)-1], contextText("Approved; now waiting for "+handoffTarget(h)+"."))
-		}
-		if err := b.out.update(ctx, r.Channel, r.TS, "Handoff of "+it.Key, blocks); err != nil {
+		if err := b.out.update(ctx, r.Channel, r.TS, "Handoff of "+it.Key, handoffDM(h, it, b.policy, r.Approval)); err != nil {
 			b.log.Warn().Err(err).Msg("could not update a handoff DM")
 		}
 	}

@@ -376,12 +376,16 @@ func showBlocks(v itemView, events []domain.Event) []slack.Block {
 	return fitBlocks(out, maxMessageBlocks, "")
 }
 
-// handoffDM is what the target (or an approving lead) sees, with the buttons to decide.
+// handoffDM is what the target (or, with forApproval, an approving lead) sees. While the handoff waits
+// for them it carries their buttons; afterwards the same message shows the outcome instead.
 func handoffDM(h domain.Handoff, it domain.Item, p *domain.Policy, forApproval bool) []slack.Block {
 	hid := strconv.FormatUint(uint64(h.ID), 10)
 	var intro string
 	if forApproval {
-		intro = mention(h.RequestedBy) + " wants to hand " + itemRef(it) + " to " + handoffTarget(h) + ". Your approval is needed."
+		intro = mention(h.RequestedBy) + " wants to hand " + itemRef(it) + " to " + handoffTarget(h) + "."
+		if h.Status == domain.HandoffAwaitingApproval {
+			intro += " Your approval is needed."
+		}
 	} else {
 		intro = mention(h.RequestedBy) + " wants to hand you " + itemRef(it) + "."
 	}
@@ -395,12 +399,14 @@ func handoffDM(h domain.Handoff, it domain.Item, p *domain.Policy, forApproval b
 		b = append(b, section(note))
 	}
 	switch {
-	case h.Status.Decided():
-		b = append(b, contextText(handoffOutcome(h)))
-	case forApproval:
+	case forApproval && h.Status == domain.HandoffAwaitingApproval:
 		b = append(b, actions("handoff_decide", primary(button(ActionHandoffApprove, hid, "Approve")), danger(button(ActionHandoffRefuse, hid, "Refuse"))))
-	default:
+	case !forApproval && h.Status == domain.HandoffPending:
 		b = append(b, actions("handoff_decide", primary(button(ActionHandoffAccept, hid, "Accept")), button(ActionHandoffDecline, hid, "Decline")))
+	case h.Status == domain.HandoffPending:
+		b = append(b, contextText("✅ Approved by "+mention(h.ApprovedBy)+"; now waiting for "+handoffTarget(h)+"."))
+	default:
+		b = append(b, contextText(handoffOutcome(h)))
 	}
 	return b
 }

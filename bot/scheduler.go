@@ -308,7 +308,7 @@ func (b *Bot) sweep(ctx context.Context, now time.Time) {
 		for _, lead := range b.leadsFor(h, it) {
 			b.dm(ctx, lead, "⏰ The handoff of "+itemRef(it)+" to "+handoffTarget(h)+" has waited since "+h.RequestedAt.UTC().Format("Jan 2 15:04 UTC")+" without an answer.", nil)
 		}
-		b.refreshItemMessage(ctx, it.ID)
+		b.announce(ctx, domain.Result{Item: it, Events: []domain.Event{{Type: domain.EventHandoffEscalated, Actor: domain.SystemActor, ItemID: it.ID, Handoff: h.ID}}})
 	}
 	b.sampleWIP(ctx, now)
 }

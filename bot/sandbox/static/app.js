@@ -2,9 +2,15 @@
 // textContent or attribute setters, never innerHTML, so a title like <script> stays text.
 "use strict";
 
+// The URL fragment (#USER/CONV) wins over the last choice, so two tabs can be two people.
+function parseHash() {
+  return decodeURIComponent(location.hash.slice(1)).split("/");
+}
+const fromHash = parseHash();
+
 const S = {
-  me: localStorage.getItem("sandbox.me") || "",
-  conv: localStorage.getItem("sandbox.conv") || "",
+  me: fromHash[0] || localStorage.getItem("sandbox.me") || "",
+  conv: fromHash[1] || localStorage.getItem("sandbox.conv") || "",
   mode: "conv", // "conv" or "home"
   version: 0,
   state: null,
@@ -280,7 +286,8 @@ function fieldsGrid(fields) {
   return grid;
 }
 
-// inputBlock draws one modal input and returns how to read it.
+// inputBlock draws one modal input and returns how to read it. Every input is sent on submit, empty
+// ones too, because slackfake keeps a value typed at an earlier submit unless it is replaced.
 function inputBlock(div, b, errors) {
   div.className = "block input-block";
   const e = b.element || {};
@@ -308,19 +315,19 @@ function inputBlock(div, b, errors) {
     case "external_select":
     case "radio_buttons": {
       control = selectWith(optionsOf(e), plain(e.placeholder), e.initial_option ? e.initial_option.value : "");
-      read = () => (control.value ? { option: control.value } : null);
+      read = () => ({ option: control.value || "" });
       break;
     }
     case "users_select": {
       control = selectWith(peopleOptions(), plain(e.placeholder) || "Pick a person", e.initial_user || "");
-      read = () => (control.value ? { user: control.value } : null);
+      read = () => ({ user: control.value || "" });
       break;
     }
     case "datepicker": {
       control = el("input");
       control.type = "date";
       if (e.initial_date) control.value = e.initial_date;
-      read = () => (control.value ? { date: control.value } : null);
+      read = () => ({ date: control.value || "" });
       break;
     }
     default:
@@ -485,6 +492,7 @@ function render(st) {
   S.state = st;
   S.me = st.me;
   S.conv = st.conv;
+  history.replaceState(null, "", "#" + encodeURIComponent(st.me) + "/" + encodeURIComponent(st.conv));
   renderSidebar(st);
   const banner = $("banner");
   banner.hidden = st.connected;
@@ -581,6 +589,16 @@ function init() {
     setReplyTo(null);
     S.modalKey = "";
     if (S.mode === "home") openHome(); else refresh();
+  });
+  window.addEventListener("hashchange", () => {
+    const [me, conv] = parseHash();
+    if (me === S.me && conv === S.conv) return;
+    S.me = me || S.me;
+    S.conv = conv || S.conv;
+    S.mode = "conv";
+    S.modalKey = "";
+    setReplyTo(null);
+    refresh();
   });
   $("home-tab").addEventListener("click", openHome);
   $("composer").addEventListener("submit", send);
