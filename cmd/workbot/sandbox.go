@@ -81,6 +81,8 @@ func (c *cli) sandbox(args []string) int {
 		Members: []string{sandbox.Developer, sandbox.Developer2, sandbox.QA},
 	}}
 	cfg.Digest.Schedule = sandboxDigest
+	// A demo should leave nothing behind but its one database file.
+	cfg.Backup.Schedule = "off"
 	if err := cfg.Validate(); err != nil {
 		return c.fail(exitUsage, err)
 	}
