@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/slack-go/slack"
 	"go.uber.org/goleak"
 
 	"workbot/bot"
@@ -460,5 +461,50 @@ func TestPageAndSafety(t *testing.T) {
 	r.Body.Close()
 	if r.StatusCode != http.StatusForbidden {
 		t.Errorf("foreign Host: %d", r.StatusCode)
+	}
+}
+
+// TestAmbiguousElements: slackfake finds a button by action_id or text, so the page may only click an
+// element the driver would find first; anything else is refused rather than clicking the wrong one.
+func TestAmbiguousElements(t *testing.T) {
+	fake := slackfake.New(slackfake.Options{})
+	if err := fake.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	sandbox.Seed(fake)
+	srv := sandbox.New(fake, sandbox.Options{})
+	defer srv.Close()
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	e := &env{t: t, fake: fake, srv: srv, http: hs}
+
+	btn := func(id, text, value string) *slack.ButtonBlockElement {
+		return slack.NewButtonBlockElement(id, value, slack.NewTextBlockObject(slack.PlainTextType, text, false, false))
+	}
+	api := slack.New(fake.BotToken(), slack.OptionAPIURL(fake.URL()))
+	_, ts, err := api.PostMessage(sandbox.GeneralChannel, slack.MsgOptionBlocks(
+		slack.NewActionBlock("a", btn("accept", "Accept", "1"), btn("toggle", "Nudges: on", "n")),
+		slack.NewActionBlock("b", btn("accept", "Accept", "2"), btn("toggle", "Digest: on", "d")),
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	surface := sandbox.Surface{Kind: "message", Channel: sandbox.GeneralChannel, TS: ts}
+	for _, c := range []struct {
+		name           string
+		block, element int
+		want           string
+	}{
+		{"FirstOfTwins", 0, 0, "not connected"}, // found by action_id: clicked, but no bot is listening
+		{"SecondTwin", 1, 0, "cannot use this element"},
+		{"SameIDOtherText", 1, 1, "not connected"}, // found by its text
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			msg := e.post("/api/act", map[string]any{"user": sandbox.Lead, "surface": surface, "block": c.block, "element": c.element})
+			if !strings.Contains(msg, c.want) {
+				t.Errorf("got %q, want %q", msg, c.want)
+			}
+		})
 	}
 }
