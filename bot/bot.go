@@ -60,9 +60,13 @@ type Bot struct {
 	log    zerolog.Logger
 	now    func() time.Time
 
-	shards []chan job
-	wg     sync.WaitGroup
-	seen   *dedupe
+	workCtx    context.Context
+	handlers   []chan job // commands and clicks, by item (or user)
+	announcers []chan job // Slack follow-up after a commit, by item
+	handlerWG  sync.WaitGroup
+	announceWG sync.WaitGroup
+	seen       *dedupe
+	formSlots  chan struct{} // bounds how many forms are validated and committed at once
 
 	// testHookAfterDigestPost runs after a digest post and before it is recorded; returning true
 	// simulates a crash in that window.
@@ -70,6 +74,7 @@ type Bot struct {
 	testCrashed             atomic.Bool // set by the hook: this bot is "dead" and posts no more digests
 
 	itemLocks sync.Map // domain.ItemID → *sync.Mutex, see lockItem
+	homeLocks sync.Map // domain.UserID → *sync.Mutex, see refreshHome
 
 	// digestMu serialises digest runs: the start-up catch-up and a tick must not race for one slot.
 	digestMu sync.Mutex
@@ -105,13 +110,14 @@ func New(cfg Config, db *storage.DB) (*Bot, error) {
 	}
 	api := slack.New(cfg.BotToken, slack.OptionAppLevelToken(cfg.AppToken), slack.OptionAPIURL(cfg.APIURL))
 	b := &Bot{
-		cfg:    cfg,
-		policy: cfg.Policy,
-		db:     db,
-		api:    api,
-		log:    cfg.Log,
-		now:    cfg.Now,
-		seen:   newDedupe(10 * time.Minute),
+		cfg:       cfg,
+		policy:    cfg.Policy,
+		db:        db,
+		api:       api,
+		log:       cfg.Log,
+		now:       cfg.Now,
+		seen:      newDedupe(10 * time.Minute),
+		formSlots: make(chan struct{}, 32),
 	}
 	b.svc = &domain.Service{Store: db, Policy: cfg.Policy, Now: cfg.Now}
 	b.out = newOutbox(api, cfg.Log)
@@ -122,27 +128,26 @@ func New(cfg Config, db *storage.DB) (*Bot, error) {
 // Run connects and serves until ctx ends, then lets in-flight work finish (up to ShutdownGrace) and
 // returns nil. It returns an error only when Slack refuses the tokens for good.
 func (b *Bot) Run(ctx context.Context) error {
-	b.shards = make([]chan job, b.cfg.Workers)
-	// Handlers outlive the stop signal so a change that was acked is also announced.
+	// Work outlives the stop signal, so a change that was acked is also announced; after the grace it
+	// is cancelled.
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
-	for i := range b.shards {
-		b.shards[i] = make(chan job, 256)
-		b.wg.Add(1)
-		go b.worker(workCtx, b.shards[i])
-	}
+	b.workCtx = workCtx
+	b.handlers = b.startPool(workCtx, &b.handlerWG)
+	b.announcers = b.startPool(workCtx, &b.announceWG)
 
-	smCtx, stopSocket := context.WithCancel(ctx)
+	// The socket, too, outlives the signal: forms being saved must still be able to ack.
+	smCtx, stopSocket := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSocket()
 	smDone := make(chan error, 1)
 	go func() { smDone <- b.sm.RunContext(smCtx) }()
 
-	if err := b.catchUp(ctx); err != nil {
+	if err := b.catchUp(workCtx); err != nil {
 		b.log.Warn().Err(err).Msg("could not post messages for items created while Slack was unreachable")
 	}
-	stopScheduler, err := b.startScheduler(ctx)
+	stopScheduler, err := b.startScheduler(workCtx)
 	if err != nil {
-		return b.shutdown(stopSocket, smDone, cancelWork, err)
+		return b.shutdown(func() {}, stopSocket, smDone, cancelWork, err)
 	}
 
 	var runErr error
@@ -164,40 +169,70 @@ loop:
 			b.route(ctx, evt)
 		}
 	}
-	stopScheduler()
-	return b.shutdown(stopSocket, smDone, cancelWork, runErr)
+	return b.shutdown(stopScheduler, stopSocket, smDone, cancelWork, runErr)
 }
 
-// shutdown stops reading, lets queued and in-flight work finish within the grace, and waits for the
-// socket client to exit.
-func (b *Bot) shutdown(stopSocket func(), smDone <-chan error, cancelWork func(), runErr error) error {
-	stopSocket()
-	for _, s := range b.shards {
-		close(s)
+func (b *Bot) startPool(ctx context.Context, wg *sync.WaitGroup) []chan job {
+	pool := make([]chan job, b.cfg.Workers)
+	for i := range pool {
+		pool[i] = make(chan job, 256)
+		wg.Add(1)
+		go b.worker(ctx, pool[i], wg)
 	}
-	done := make(chan struct{})
-	go func() { b.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(b.cfg.ShutdownGrace):
-		b.log.Warn().Msg("in-flight work did not finish within the shutdown grace; cancelling it")
-		cancelWork()
-		<-done
-	}
-	// Drain what the socket client may still push so its goroutines can exit.
+	return pool
+}
+
+// shutdown stops taking envelopes, lets handlers, form saves and then announcements finish within the
+// grace, and only then closes the socket, so acks of forms being saved still reach Slack.
+func (b *Bot) shutdown(stopScheduler, stopSocket func(), smDone chan error, cancelWork func(), runErr error) error {
+	// Envelopes that arrive now are not acked: Slack redelivers events to the next connection, and a
+	// person whose command times out can run it again.
+	stopDrain := make(chan struct{})
+	drained := make(chan struct{})
 	go func() {
-		for range b.sm.Events {
+		defer close(drained)
+		for {
+			select {
+			case <-b.sm.Events:
+			case <-stopDrain:
+				return
+			}
 		}
 	}()
+	grace := time.NewTimer(b.cfg.ShutdownGrace)
+	defer grace.Stop()
+	waitOrCancel := func(what string, wait func()) {
+		done := make(chan struct{})
+		go func() { wait(); close(done) }()
+		select {
+		case <-done:
+		case <-grace.C:
+			b.log.Warn().Str("waiting_for", what).Msg("in-flight work did not finish within the shutdown grace; cancelling it")
+			cancelWork()
+			<-done
+		}
+	}
+	waitOrCancel("scheduled jobs", stopScheduler)
+	for _, s := range b.handlers {
+		close(s)
+	}
+	waitOrCancel("handlers", b.handlerWG.Wait)
+	for _, s := range b.announcers {
+		close(s)
+	}
+	waitOrCancel("announcements", b.announceWG.Wait)
+	stopSocket()
 	select {
 	case <-smDone:
 	case <-time.After(5 * time.Second):
 	}
+	close(stopDrain)
+	<-drained
 	return runErr
 }
 
-func (b *Bot) worker(ctx context.Context, jobs <-chan job) {
-	defer b.wg.Done()
+func (b *Bot) worker(ctx context.Context, jobs <-chan job, wg *sync.WaitGroup) {
+	defer wg.Done()
 	for j := range jobs {
 		b.runJob(ctx, j)
 	}
@@ -214,15 +249,47 @@ func (b *Bot) runJob(ctx context.Context, j job) {
 	j.run(jctx)
 }
 
-// enqueue runs fn on the worker that owns key, so work on one item (or one user) stays in order.
-func (b *Bot) enqueue(ctx context.Context, key, name string, fn func(ctx context.Context)) {
+func shardOf(pool []chan job, key string) chan job {
 	h := fnv.New32a()
 	h.Write([]byte(key))
-	shard := b.shards[int(h.Sum32())%len(b.shards)]
+	return pool[int(h.Sum32())%len(pool)]
+}
+
+// enqueue runs fn on the handler worker that owns key, so work on one item (or one user) stays in
+// order. It never blocks the socket reader: when that worker's queue is full it reports false.
+func (b *Bot) enqueue(key, name string, fn func(ctx context.Context)) bool {
 	select {
-	case shard <- job{name: name, run: fn}:
+	case shardOf(b.handlers, key) <- job{name: name, run: fn}:
+		return true
+	default:
+		b.log.Warn().Str("key", key).Str("job", name).Msg("worker queue full; refusing the envelope")
+		return false
+	}
+}
+
+// later queues Slack-side follow-up (item message, thread, DMs, App Home) on the announcement worker
+// that owns key. Announcements can wait out rate limits without holding up commands and forms.
+func (b *Bot) later(ctx context.Context, key, name string, fn func(ctx context.Context)) {
+	select {
+	case shardOf(b.announcers, key) <- job{name: name, run: fn}:
 	case <-ctx.Done():
 	}
+}
+
+// replyBusy tells someone their envelope was refused because the bot is overloaded; off the reader.
+func (b *Bot) replyBusy(r replier) {
+	b.handlerWG.Add(1)
+	go func() {
+		defer b.handlerWG.Done()
+		ctx, cancel := context.WithTimeout(b.workCtx, 30*time.Second)
+		defer cancel()
+		r.say(ctx, "⚠️ workbot is very busy right now and could not take that. Please try again in a moment.")
+	}()
+}
+
+// announceLater is announce on the item's announcement worker.
+func (b *Bot) announceLater(ctx context.Context, res domain.Result) {
+	b.later(ctx, itemKey(res.Item.ID), "announce", func(ctx context.Context) { b.announce(ctx, res) })
 }
 
 // ack acknowledges an envelope without ever blocking the reader for long: slack-go's Ack blocks while
@@ -261,7 +328,9 @@ func (b *Bot) route(ctx context.Context, evt socketmode.Event) {
 			return
 		}
 		b.ack(evt.Request.EnvelopeID, nil)
-		b.enqueue(ctx, commandKey(cmd), "command", func(ctx context.Context) { b.handleCommand(ctx, cmd) })
+		if !b.enqueue(commandKey(cmd), "command", func(ctx context.Context) { b.handleCommand(ctx, cmd) }) {
+			b.replyBusy(replier{b: b, user: domain.UserID(cmd.UserID), channel: cmd.ChannelID, responseURL: cmd.ResponseURL})
+		}
 	case socketmode.EventTypeInteractive:
 		cb, ok := evt.Data.(slack.InteractionCallback)
 		if !ok || evt.Request == nil {
@@ -340,7 +409,7 @@ func (b *Bot) routeEvent(ctx context.Context, ev slackevents.EventsAPIEvent) {
 			return
 		}
 		user := domain.UserID(inner.User)
-		b.enqueue(ctx, "user:"+inner.User, "home", func(ctx context.Context) { b.refreshHome(ctx, user) })
+		b.enqueue("user:"+inner.User, "home", func(ctx context.Context) { b.refreshHome(ctx, user) })
 	default:
 		b.log.Debug().Str("type", ev.InnerEvent.Type).Msg("event ignored")
 	}

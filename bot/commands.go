@@ -245,7 +245,7 @@ func (b *Bot) apply(ctx context.Context, r replier, op func() (domain.Result, er
 		msg += "\n⚠️ " + esc(w.Message)
 	}
 	r.say(ctx, msg)
-	b.announce(ctx, res)
+	b.announceLater(ctx, res)
 }
 
 // assignWithCheck assigns, but first shows the overload warning and the suggestion unless confirmed.
@@ -433,7 +433,7 @@ func (b *Bot) cmdCapacity(ctx context.Context, r replier, args []string) {
 		return
 	}
 	r.say(ctx, "✅ "+mention(user)+" now has "+strconv.Itoa(points)+" pts a week.")
-	b.refreshHome(ctx, user)
+	b.refreshHomeLater(ctx, user)
 }
 
 func (b *Bot) cmdAway(ctx context.Context, r replier, args []string) {
@@ -472,7 +472,7 @@ func (b *Bot) cmdAway(ctx context.Context, r replier, args []string) {
 	} else {
 		r.say(ctx, "✅ "+mention(user)+" is away until "+until.String()+"; their capacity is 0 until then.")
 	}
-	b.refreshHome(ctx, user)
+	b.refreshHomeLater(ctx, user)
 }
 
 func (b *Bot) cmdPrefs(ctx context.Context, r replier, args []string) {
@@ -505,7 +505,7 @@ func (b *Bot) cmdPrefs(ctx context.Context, r replier, args []string) {
 		return
 	}
 	r.say(ctx, "✅ Stall nudges "+onOff(!nudgesOff)+", morning digest "+onOff(!digestOff)+".")
-	b.refreshHome(ctx, r.user)
+	b.refreshHomeLater(ctx, r.user)
 }
 
 func onOff(b bool) string {

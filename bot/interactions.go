@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -22,38 +23,16 @@ func (b *Bot) routeInteraction(ctx context.Context, envelopeID string, cb slack.
 			return
 		}
 		act := *cb.ActionCallback.BlockActions[0]
-		b.enqueue(ctx, actionKey(act), "action", func(ctx context.Context) { b.handleAction(ctx, cb, act) })
-	case slack.InteractionTypeViewSubmission:
-		// The ack carries field errors, so it waits for validation and the commit, within the deadline.
-		done := make(chan *slack.ViewSubmissionResponse, 1)
-		key := "user:" + cb.User.ID
-		if id, ok := metaItem(cb.View.PrivateMetadata); ok {
-			key = itemKey(id)
+		if !b.enqueue(b.actionKey(act), "action", func(ctx context.Context) { b.handleAction(ctx, cb, act) }) {
+			b.replyBusy(b.replierFor(cb))
 		}
-		b.enqueue(ctx, key, "view_submission", func(ctx context.Context) {
-			resp, after := b.handleSubmission(ctx, cb)
-			done <- resp
-			if after != nil {
-				after(ctx)
-			}
-		})
-		// Wait off the reader goroutine: a slow commit must not stall pings or other envelopes.
-		b.wg.Add(1)
+	case slack.InteractionTypeViewSubmission:
+		// The ack carries field errors, so it waits for validation and the commit. Forms get their own
+		// goroutine, not a worker: a worker may be busy for longer than Slack's 3 s.
+		b.handlerWG.Add(1)
 		go func() {
-			defer b.wg.Done()
-			timer := time.NewTimer(viewDeadline)
-			defer timer.Stop()
-			select {
-			case resp := <-done:
-				if resp == nil {
-					b.ack(envelopeID, nil)
-				} else {
-					b.ack(envelopeID, resp)
-				}
-			case <-timer.C:
-				b.log.Warn().Str("callback_id", cb.View.CallbackID).Msg("view submission took too long; acked without a response")
-				b.ack(envelopeID, nil)
-			}
+			defer b.handlerWG.Done()
+			b.submitForm(envelopeID, cb)
 		}()
 	case slack.InteractionTypeViewClosed:
 		b.ack(envelopeID, nil)
@@ -63,19 +42,87 @@ func (b *Bot) routeInteraction(ctx context.Context, envelopeID string, cb slack.
 	}
 }
 
-func actionKey(act slack.BlockAction) string {
+// actionKey picks the worker for a click: the item it is about (for a handoff, the handoff's item), so
+// that every change to one item runs in order.
+func (b *Bot) actionKey(act slack.BlockAction) string {
 	v := act.Value
 	if v == "" {
 		v = act.SelectedOption.Value
 	}
 	head, _, _ := strings.Cut(v, "|")
-	if id, err := strconv.ParseUint(head, 10, 64); err == nil {
-		if strings.HasPrefix(act.ActionID, "handoff_") {
-			return "handoff:" + head
-		}
-		return itemKey(domain.ItemID(id))
+	id, err := strconv.ParseUint(head, 10, 64)
+	if err != nil {
+		return "action:" + act.ActionID
 	}
-	return "action:" + act.ActionID
+	if strings.HasPrefix(act.ActionID, "handoff_") {
+		return b.handoffItemKey(domain.HandoffID(id))
+	}
+	return itemKey(domain.ItemID(id))
+}
+
+// handoffItemKey is the worker key of a handoff's item; a point read, cheap enough for the reader.
+func (b *Bot) handoffItemKey(id domain.HandoffID) string {
+	var key = fmt.Sprintf("handoff:%d", id)
+	_ = b.db.View(context.Background(), func(tx domain.ReadTx) error {
+		if h, err := tx.Handoff(id); err == nil {
+			key = itemKey(h.ItemID)
+		}
+		return nil
+	})
+	return key
+}
+
+// submitForm validates and commits a view submission, acks it with its field errors (or nothing, which
+// closes the modal), then queues the follow-up. If the commit takes longer than Slack allows, the ack
+// goes out empty and the outcome, good or bad, follows by DM.
+func (b *Bot) submitForm(envelopeID string, cb slack.InteractionCallback) {
+	type outcome struct {
+		resp  *slack.ViewSubmissionResponse
+		after func(context.Context)
+		key   string
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		select {
+		case b.formSlots <- struct{}{}:
+			defer func() { <-b.formSlots }()
+		case <-time.After(viewDeadline):
+		}
+		defer func() {
+			if r := recover(); r != nil {
+				b.log.Error().Interface("panic", r).Str("callback_id", cb.View.CallbackID).Msg("form handler panicked")
+				done <- outcome{}
+			}
+		}()
+		resp, after, key := b.handleSubmission(b.workCtx, cb)
+		done <- outcome{resp, after, key}
+	}()
+	timer := time.NewTimer(viewDeadline)
+	defer timer.Stop()
+	var o outcome
+	select {
+	case o = <-done:
+		if o.resp == nil {
+			b.ack(envelopeID, nil)
+		} else {
+			b.ack(envelopeID, o.resp)
+		}
+	case <-timer.C:
+		b.log.Warn().Str("callback_id", cb.View.CallbackID).Msg("form took too long; acked without a response")
+		b.ack(envelopeID, nil)
+		o = <-done
+		if o.resp != nil && o.resp.ResponseAction == slack.RAErrors {
+			r := replier{b: b, user: domain.UserID(cb.User.ID)}
+			var msgs []string
+			for _, m := range o.resp.Errors {
+				msgs = append(msgs, m)
+			}
+			r.say(b.workCtx, "⚠️ Your form could not be saved: "+esc(strings.Join(msgs, "; "))+" Nothing was changed; please try again.")
+		}
+	}
+	if o.after != nil {
+		b.later(b.workCtx, o.key, "form_follow_up", o.after)
+	}
 }
 
 func metaItem(meta string) (domain.ItemID, bool) {
@@ -223,7 +270,7 @@ func (b *Bot) decideHandoff(ctx context.Context, r replier, cb slack.Interaction
 		msg += "\n⚠️ " + esc(w.Message)
 	}
 	r.say(ctx, msg)
-	b.announce(ctx, res)
+	b.announceLater(ctx, res)
 }
 
 func (b *Bot) openReasonForHandoff(ctx context.Context, r replier, cb slack.InteractionCallback, actionID string, id domain.HandoffID) {
@@ -272,7 +319,7 @@ func (b *Bot) togglePref(ctx context.Context, r replier, which string) {
 		r.fail(ctx, err)
 		return
 	}
-	b.refreshHome(ctx, r.user)
+	b.refreshHomeLater(ctx, r.user)
 }
 
 // formValue reads one input of a submitted view, whatever its element type.
@@ -333,19 +380,20 @@ func errorsResponse(err error, cb slack.InteractionCallback, fallback string) *s
 
 // handleSubmission validates and commits a form. It returns the ack response (nil closes the modal) and
 // the announcements to make after the ack.
-func (b *Bot) handleSubmission(ctx context.Context, cb slack.InteractionCallback) (*slack.ViewSubmissionResponse, func(context.Context)) {
+func (b *Bot) handleSubmission(ctx context.Context, cb slack.InteractionCallback) (*slack.ViewSubmissionResponse, func(context.Context), string) {
 	actor := domain.UserID(cb.User.ID)
 	r := replier{b: b, user: actor}
 	meta := cb.View.PrivateMetadata
 	itemID, hasItem := metaItem(meta)
 	handoffID, hasHandoff := metaHandoff(meta)
-	commit := func(fallback string, op func() (domain.Result, error), verb string) (*slack.ViewSubmissionResponse, func(context.Context)) {
+	userKey := "user:" + cb.User.ID
+	commit := func(fallback string, op func() (domain.Result, error), verb string) (*slack.ViewSubmissionResponse, func(context.Context), string) {
 		res, err := op()
 		if err != nil {
 			if domain.ErrorCode(err) == domain.EINTERNAL {
 				b.log.Error().Err(err).Str("callback_id", cb.View.CallbackID).Msg("internal error")
 			}
-			return errorsResponse(err, cb, fallback), nil
+			return errorsResponse(err, cb, fallback), nil, ""
 		}
 		return nil, func(ctx context.Context) {
 			if verb != "" {
@@ -356,7 +404,7 @@ func (b *Bot) handleSubmission(ctx context.Context, cb slack.InteractionCallback
 				r.say(ctx, msg)
 			}
 			b.announce(ctx, res)
-		}
+		}, itemKey(res.Item.ID)
 	}
 	needItem := func() bool { return hasItem }
 	switch cb.View.CallbackID {
@@ -373,7 +421,7 @@ func (b *Bot) handleSubmission(ctx context.Context, cb slack.InteractionCallback
 		if s := formValue(cb, BlockDue); s != "" {
 			d, err := domain.ParseDate(s)
 			if err != nil {
-				return slack.NewErrorsViewSubmissionResponse(map[string]string{BlockDue: "Pick a date."}), nil
+				return slack.NewErrorsViewSubmissionResponse(map[string]string{BlockDue: "Pick a date."}), nil, ""
 			}
 			in.Due = d
 		}
@@ -386,7 +434,7 @@ func (b *Bot) handleSubmission(ctx context.Context, cb slack.InteractionCallback
 		if s := formValue(cb, BlockDue); s != "" {
 			d, err := domain.ParseDate(s)
 			if err != nil {
-				return slack.NewErrorsViewSubmissionResponse(map[string]string{BlockDue: "Pick a date."}), nil
+				return slack.NewErrorsViewSubmissionResponse(map[string]string{BlockDue: "Pick a date."}), nil, ""
 			}
 			t.Due = d
 		} else {
@@ -396,7 +444,7 @@ func (b *Bot) handleSubmission(ctx context.Context, cb slack.InteractionCallback
 		if pin == "" {
 			t.Pin = -1
 		} else if n, err := strconv.Atoi(pin); err != nil || n < 1 || n > 999 {
-			return slack.NewErrorsViewSubmissionResponse(map[string]string{BlockPin: "A rank from 1 to 999, or empty."}), nil
+			return slack.NewErrorsViewSubmissionResponse(map[string]string{BlockPin: "A rank from 1 to 999, or empty."}), nil, ""
 		} else {
 			t.Pin = n
 		}
@@ -407,15 +455,15 @@ func (b *Bot) handleSubmission(ctx context.Context, cb slack.InteractionCallback
 		}
 		user := domain.UserID(formValue(cb, BlockAssignee))
 		if user == "" {
-			return slack.NewErrorsViewSubmissionResponse(map[string]string{BlockAssignee: "Choose a person."}), nil
+			return slack.NewErrorsViewSubmissionResponse(map[string]string{BlockAssignee: "Choose a person."}), nil, ""
 		}
 		pv, err := b.svc.PreviewAssign(ctx, actor, itemID, user)
 		if err != nil {
-			return errorsResponse(err, cb, BlockAssignee), nil
+			return errorsResponse(err, cb, BlockAssignee), nil, ""
 		}
 		if hasWarning(pv.Warnings, domain.WarnOverload) || hasWarning(pv.Warnings, domain.WarnAway) {
 			confirm := assignConfirmModal(pv)
-			return slack.NewUpdateViewSubmissionResponse(&confirm), nil
+			return slack.NewUpdateViewSubmissionResponse(&confirm), nil, ""
 		}
 		return commit(BlockAssignee, func() (domain.Result, error) { return b.svc.Assign(ctx, actor, itemID, user) }, "Assigned")
 	case ViewAssignConfirm:
@@ -426,12 +474,12 @@ func (b *Bot) handleSubmission(ctx context.Context, cb slack.InteractionCallback
 		res, err := b.svc.Assign(ctx, actor, itemID, user)
 		if err != nil {
 			// The confirmation view has no inputs to hang an error on, so say it by message.
-			return nil, func(ctx context.Context) { r.fail(ctx, err) }
+			return nil, func(ctx context.Context) { r.fail(ctx, err) }, userKey
 		}
 		return nil, func(ctx context.Context) {
 			r.say(ctx, "✅ Assigned "+itemRef(res.Item)+" to "+mention(user)+" despite the warning.")
 			b.announce(ctx, res)
-		}
+		}, itemKey(res.Item.ID)
 	case ViewHandoff:
 		if !needItem() {
 			break
@@ -446,7 +494,7 @@ func (b *Bot) handleSubmission(ctx context.Context, cb slack.InteractionCallback
 			NextStage: domain.StageID(formValue(cb, BlockNextStage)),
 		}
 		if req.To == "" {
-			return slack.NewErrorsViewSubmissionResponse(map[string]string{BlockTarget: "Choose a person."}), nil
+			return slack.NewErrorsViewSubmissionResponse(map[string]string{BlockTarget: "Choose a person."}), nil, ""
 		}
 		return commit(BlockTarget, func() (domain.Result, error) { return b.svc.RequestHandoff(ctx, actor, itemID, req) }, "Handoff requested")
 	case ViewDecline, ViewRefuse:
@@ -476,12 +524,12 @@ func (b *Bot) handleSubmission(ctx context.Context, cb slack.InteractionCallback
 		}
 		of, err := domain.ParseKey(formValue(cb, BlockOf))
 		if err != nil {
-			return slack.NewErrorsViewSubmissionResponse(map[string]string{BlockOf: cut(domain.ErrorMessage(err), 150)}), nil
+			return slack.NewErrorsViewSubmissionResponse(map[string]string{BlockOf: cut(domain.ErrorMessage(err), 150)}), nil, ""
 		}
 		return commit(BlockOf, func() (domain.Result, error) { return b.svc.MarkDuplicate(ctx, actor, itemID, of) }, "Closed as a duplicate")
 	}
 	b.log.Warn().Str("callback_id", cut(cb.View.CallbackID, 80)).Msg("submission of an unknown or malformed form")
 	return nil, func(ctx context.Context) {
 		r.say(ctx, "⚠️ That form is no longer valid (it may come from an older version of workbot). Nothing was changed.")
-	}
+	}, userKey
 }

@@ -338,7 +338,18 @@ func (b *Bot) refreshHomes(ctx context.Context, users []domain.UserID) {
 	}
 }
 
+// refreshHomeLater republishes a user's App Home on the announcement workers.
+func (b *Bot) refreshHomeLater(ctx context.Context, user domain.UserID) {
+	b.later(ctx, "user:"+string(user), "home", func(ctx context.Context) { b.refreshHome(ctx, user) })
+}
+
+// refreshHome reads and publishes a user's App Home. Reading and publishing happen under the user's
+// lock, so an older snapshot can never be published after a newer one.
 func (b *Bot) refreshHome(ctx context.Context, user domain.UserID) {
+	m, _ := b.homeLocks.LoadOrStore(user, &sync.Mutex{})
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	defer mu.Unlock()
 	d, err := b.homeData(ctx, user)
 	if err != nil {
 		b.log.Warn().Err(err).Str("user", string(user)).Msg("could not build App Home")
@@ -471,7 +482,7 @@ func (b *Bot) catchUp(ctx context.Context) error {
 			b.log.Warn().Msg("more than 200 items have no message; posting the first 200 now")
 			break
 		}
-		b.enqueue(ctx, itemKey(id), "catch_up", func(ctx context.Context) { b.refreshItemMessage(ctx, id) })
+		b.later(ctx, itemKey(id), "catch_up", func(ctx context.Context) { b.refreshItemMessage(ctx, id) })
 	}
 	return nil
 }

@@ -69,7 +69,7 @@ func (b *Bot) startScheduler(ctx context.Context) (func(), error) {
 			return nil
 		}
 		_, err := c.AddFunc(spec, func() {
-			jctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+			jctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 			defer cancel()
 			fn(jctx)
 		})
@@ -96,10 +96,10 @@ func (b *Bot) startScheduler(ctx context.Context) (func(), error) {
 	}
 	if s.Digest != "" {
 		// Off the start-up path: posting can take a while and envelopes must be read meanwhile.
-		b.wg.Add(1)
+		b.handlerWG.Add(1)
 		go func() {
-			defer b.wg.Done()
-			b.runDigestSlot(context.WithoutCancel(ctx), b.now(), true)
+			defer b.handlerWG.Done()
+			b.runDigestSlot(ctx, b.now(), true)
 		}()
 	}
 	c.Start()
