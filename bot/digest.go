@@ -274,6 +274,7 @@ func (b *Bot) cmdDigest(ctx context.Context, r replier, args []string) {
 		r.fail(ctx, err)
 		return
 	}
+	d.Stalled = b.afterNudge(ctx, d.Stalled)
 	prev, hasPrev := b.lastSnapshot()
 	blocks := digestBlocks(d, d.ChangesSince(prev), hasPrev, b.policy, "Work digest")
 	if !post {

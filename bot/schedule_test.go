@@ -297,3 +297,24 @@ func TestScheduledHotBackups(t *testing.T) {
 		}
 	}
 }
+
+// TestStallReportedEvenWhenTheNudgeWasMissed: an item that went past its stage limit while no sweep
+// ran is nudged late, and still reaches the digest; with nudges off (ratio 0) it is reported at once.
+func TestStallReportedEvenWhenTheNudgeWasMissed(t *testing.T) {
+	for _, ratio := range []float64{0.75, 0} {
+		t.Run(fmt.Sprintf("ratio=%v", ratio), func(t *testing.T) {
+			h := newHarness(t, withConfig(func(c *Config) { c.Policy.NudgeRatio = ratio }))
+			id := h.request(uReq, "Forgotten work", "3")
+			key := domain.FormatKey("W", id)
+			h.reply(uLead, cGeneral, "move "+key+" todo")
+			h.reply(uLead, cGeneral, "assign "+key+" <@"+uDev+">")
+			h.reply(uDev, cGeneral, "start "+key)
+			h.advance(4 * 24 * time.Hour) // past the 72h limit of In progress, with no sweep running
+			if ratio > 0 {
+				h.bot.sweep(context.Background(), h.clock())
+				h.waitDM(uDev, key)
+			}
+			contains(t, "digest", h.reply(uLead, cGeneral, "digest"), "Stalled: stage over its threshold", key)
+		})
+	}
+}

@@ -268,29 +268,41 @@ func (b *Bot) runDigestSlot(ctx context.Context, now time.Time, catchUp bool) {
 	}
 }
 
-// afterNudge keeps a stage stall out of the digest until its assignee has been nudged: people get a
-// chance to act before leadership hears of it. Unassigned items and people who opted out of nudges
-// are reported at once.
+// afterNudge keeps a fresh stage stall out of the digest until its assignee has been nudged: people get
+// a chance to act before leadership hears of it. Unassigned items, people who opted out of nudges, a
+// nudge ratio of 0, and stalls older than a working day (the bot was down, say) are reported at once.
 func (b *Bot) afterNudge(ctx context.Context, stalls []domain.Stall) []domain.Stall {
+	if b.policy.NudgeRatio <= 0 {
+		return stalls
+	}
 	out := stalls[:0:0]
-	optedOut := map[domain.UserID]bool{}
-	_ = b.db.View(ctx, func(tx domain.ReadTx) error {
-		return tx.People(func(p domain.Person) bool {
-			if p.NudgesOff {
-				optedOut[p.ID] = true
-			}
-			return true
-		})
-	})
+	optedOut := b.nudgesOff(ctx)
 	for _, s := range stalls {
 		it := s.Item
 		waiting := s.Reason == domain.StallStage && it.Assignee != "" && !optedOut[it.Assignee] &&
-			(it.NudgedAt.IsZero() || it.NudgedAt.Before(it.StageEnteredAt))
+			!nudgedInStage(it) && s.For-s.Threshold < 24*time.Hour
 		if !waiting {
 			out = append(out, s)
 		}
 	}
 	return out
+}
+
+func nudgedInStage(it domain.Item) bool {
+	return !it.NudgedAt.IsZero() && !it.NudgedAt.Before(it.StageEnteredAt)
+}
+
+func (b *Bot) nudgesOff(ctx context.Context) map[domain.UserID]bool {
+	off := map[domain.UserID]bool{}
+	_ = b.db.View(ctx, func(tx domain.ReadTx) error {
+		return tx.People(func(p domain.Person) bool {
+			if p.NudgesOff {
+				off[p.ID] = true
+			}
+			return true
+		})
+	})
+	return off
 }
 
 // sweep runs the periodic checks: nudges, handoff escalations and the daily WIP sample.
@@ -316,19 +328,20 @@ func (b *Bot) sweep(ctx context.Context, now time.Time) {
 // sendNudges DMs assignees whose items near their stage's stall threshold. The nudge is recorded before
 // the DM, so a crash can lose a nudge but never send it twice.
 func (b *Bot) sendNudges(ctx context.Context, now time.Time) {
+	if b.policy.NudgeRatio <= 0 {
+		return
+	}
 	var due []domain.Item
-	optedOut := map[domain.UserID]bool{}
+	optedOut := b.nudgesOff(ctx)
 	err := b.db.View(ctx, func(tx domain.ReadTx) error {
-		if err := tx.People(func(p domain.Person) bool {
-			if p.NudgesOff {
-				optedOut[p.ID] = true
-			}
-			return true
-		}); err != nil {
-			return err
-		}
 		return tx.OpenItems(func(it domain.Item) bool {
-			if b.policy.NudgeDue(it, now) && !optedOut[it.Assignee] {
+			if optedOut[it.Assignee] {
+				return true
+			}
+			if b.policy.NudgeDue(it, now) {
+				due = append(due, it)
+			} else if s, ok := b.policy.StallOf(it, 0, nil, now); ok && s.Reason == domain.StallStage && it.Assignee != "" && !nudgedInStage(it) {
+				// Stalled before any sweep saw it nearing the limit (the bot was down): nudge now anyway.
 				due = append(due, it)
 			}
 			return true
