@@ -123,7 +123,8 @@ func (b *Bot) renderChart(ctx context.Context, d domain.Digest, now time.Time) [
 // uploadChart shares the chart in the digest's thread with the files upload v2 flow. A failure is
 // logged and costs only the picture.
 func (b *Bot) uploadChart(ctx context.Context, channel, threadTS string, png []byte) {
-	err := b.out.do(ctx, "files.upload", true, func(ctx context.Context) error {
+	// Only a 429 is retried: a retry after a failed completion could share the chart twice.
+	err := b.out.do(ctx, "files.upload", retryRateLimit, func(ctx context.Context) error {
 		_, err := b.api.UploadFileContext(ctx, slack.UploadFileParameters{
 			Reader:          bytes.NewReader(png),
 			FileSize:        len(png),

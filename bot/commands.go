@@ -31,7 +31,7 @@ func (r replier) say(ctx context.Context, text string, blocks ...slack.Block) {
 		if len(blocks) > 0 {
 			msg.Blocks = &slack.Blocks{BlockSet: blocks}
 		}
-		err := r.b.out.do(ctx, "response_url", false, func(ctx context.Context) error {
+		err := r.b.out.do(ctx, "response_url", retryPost, func(ctx context.Context) error {
 			return slack.PostWebhookContext(ctx, r.responseURL, msg)
 		})
 		if err == nil {

@@ -39,6 +39,10 @@ type Schedules struct {
 type cronLogger struct{ log zerolog.Logger }
 
 func (l cronLogger) Info(msg string, kv ...any) {
+	if msg == "skip" { // a job still running from its last tick: worth knowing
+		l.log.Warn().Fields(kv).Msg("cron: skipped a run because the previous one is still going")
+		return
+	}
 	l.log.Debug().Fields(kv).Msg("cron: " + msg)
 }
 
@@ -198,6 +202,13 @@ func (b *Bot) runDigestSlot(ctx context.Context, now time.Time, catchUp bool) {
 	}
 	slot, ok := latestSlot(s.Digest, loc, now, lookback)
 	if !ok {
+		if catchUp {
+			if missed, ok := latestSlot(s.Digest, loc, now, 8*24*time.Hour); ok {
+				if rec, err := b.loadSlot(); err == nil && rec.Slot.Before(missed) {
+					b.log.Warn().Time("slot", missed).Dur("grace", grace).Msg("a digest slot was missed while workbot was down longer than digest.grace; it is not posted late")
+				}
+			}
+		}
 		return
 	}
 	rec, err := b.loadSlot()
@@ -241,9 +252,15 @@ func (b *Bot) runDigestSlot(ctx context.Context, now time.Time, catchUp bool) {
 			b.log.Error().Err(err).Msg("cannot record the digest attempt; not posting")
 			return
 		}
-		ts, err := b.out.post(ctx, ch, "", "Work digest", blocks)
+		ts, err := b.out.postWith(ctx, retryRateLimit, ch, "", "Work digest", blocks)
 		if err != nil {
-			// Slack answered with an error, so nothing was posted: the next run may try again.
+			if !definitelyNotDone(err) {
+				// A 5xx, a timeout or a dropped connection: the digest may have arrived. The record
+				// stays "attempting", so it is never posted twice; the gap, if any, is logged.
+				b.log.Error().Err(err).Str("channel", ch).Time("slot", slot).Msg("digest post failed in a way that may have posted it; not retrying this slot")
+				continue
+			}
+			// Slack refused it by name, so nothing was posted: the next run may try again.
 			b.log.Error().Err(err).Str("channel", ch).Msg("digest post failed")
 			rec.Channels[ch] = slotDelivery{State: "failed"}
 			_ = b.saveSlot(rec)

@@ -50,9 +50,21 @@ func (o *outbox) channelLock(channel string) *sync.Mutex {
 	return m
 }
 
-// retryable says whether a failed call may be sent again, and after how long. Posting is not idempotent,
-// so a network error after the request may have reached Slack is retried only for idempotent calls.
-func (o *outbox) retryable(err error, attempt int, idempotent bool) (time.Duration, bool) {
+// retry says which failures a call may be sent again after.
+type retry int
+
+const (
+	// retryIdempotent: 429, 5xx and network errors; for calls that do the same thing twice.
+	retryIdempotent retry = iota
+	// retryPost: 429 and 5xx, not network errors, after which the message may already be posted.
+	retryPost
+	// retryRateLimit: 429 only, the one failure that proves nothing happened; for posts that must
+	// never be duplicated (digests, their charts).
+	retryRateLimit
+)
+
+// retryable says whether a failed call may be sent again, and after how long.
+func (o *outbox) retryable(err error, attempt int, mode retry) (time.Duration, bool) {
 	var rl *slack.RateLimitedError
 	if errors.As(err, &rl) {
 		wait := rl.RetryAfter
@@ -61,16 +73,27 @@ func (o *outbox) retryable(err error, attempt int, idempotent bool) (time.Durati
 		}
 		return min(wait, o.maxWait), true
 	}
+	if mode == retryRateLimit {
+		return 0, false
+	}
 	back := min(o.backoff<<attempt, o.maxWait)
 	var sc slack.StatusCodeError
 	if errors.As(err, &sc) && sc.Code >= 500 {
 		// Slack answers 5xx before it acts on a request in practice; retrying is what its SDKs do.
 		return back, true
 	}
-	if idempotent && isNetworkError(err) {
+	if mode == retryIdempotent && isNetworkError(err) {
 		return back, true
 	}
 	return 0, false
+}
+
+// definitelyNotDone reports whether a failed call certainly had no effect: Slack refused it by name
+// (ok:false with an error code) or rate-limited it. After anything else it may have happened.
+func definitelyNotDone(err error) bool {
+	var rl *slack.RateLimitedError
+	var se slack.SlackErrorResponse
+	return errors.As(err, &rl) || errors.As(err, &se)
 }
 
 func isNetworkError(err error) bool {
@@ -79,14 +102,14 @@ func isNetworkError(err error) bool {
 }
 
 // do runs call until it succeeds, fails for good, or ctx ends.
-func (o *outbox) do(ctx context.Context, method string, idempotent bool, call func(context.Context) error) error {
+func (o *outbox) do(ctx context.Context, method string, mode retry, call func(context.Context) error) error {
 	var err error
 	for attempt := 0; attempt < o.maxAttempts; attempt++ {
 		err = call(ctx)
 		if err == nil {
 			return nil
 		}
-		wait, ok := o.retryable(err, attempt, idempotent)
+		wait, ok := o.retryable(err, attempt, mode)
 		if !ok {
 			return err
 		}
@@ -104,6 +127,11 @@ func (o *outbox) do(ctx context.Context, method string, idempotent bool, call fu
 
 // post sends a message (thread reply when threadTS is set) and returns its ts.
 func (o *outbox) post(ctx context.Context, channel, threadTS, text string, blocks []slack.Block) (string, error) {
+	return o.postWith(ctx, retryPost, channel, threadTS, text, blocks)
+}
+
+// postWith is post with a chosen retry rule.
+func (o *outbox) postWith(ctx context.Context, mode retry, channel, threadTS, text string, blocks []slack.Block) (string, error) {
 	lock := o.channelLock(channel)
 	lock.Lock()
 	defer lock.Unlock()
@@ -115,7 +143,7 @@ func (o *outbox) post(ctx context.Context, channel, threadTS, text string, block
 		opts = append(opts, slack.MsgOptionTS(threadTS))
 	}
 	var ts string
-	err := o.do(ctx, "chat.postMessage", false, func(ctx context.Context) error {
+	err := o.do(ctx, "chat.postMessage", mode, func(ctx context.Context) error {
 		var err error
 		_, ts, err = o.api.PostMessageContext(ctx, channel, opts...)
 		return err
@@ -129,7 +157,7 @@ func (o *outbox) update(ctx context.Context, channel, ts, text string, blocks []
 	lock.Lock()
 	defer lock.Unlock()
 	opts := []slack.MsgOption{slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...)}
-	return o.do(ctx, "chat.update", true, func(ctx context.Context) error {
+	return o.do(ctx, "chat.update", retryIdempotent, func(ctx context.Context) error {
 		_, _, _, err := o.api.UpdateMessageContext(ctx, channel, ts, opts...)
 		return err
 	})
@@ -138,7 +166,7 @@ func (o *outbox) update(ctx context.Context, channel, ts, text string, blocks []
 // dmChannel opens (or finds) the DM channel with a user.
 func (o *outbox) dmChannel(ctx context.Context, user string) (string, error) {
 	var id string
-	err := o.do(ctx, "conversations.open", true, func(ctx context.Context) error {
+	err := o.do(ctx, "conversations.open", retryIdempotent, func(ctx context.Context) error {
 		ch, _, _, err := o.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{user}, ReturnIM: true})
 		if err != nil {
 			return err
@@ -156,7 +184,7 @@ func (o *outbox) openView(ctx context.Context, triggerID string, view slack.Moda
 
 // publishHome publishes a user's App Home tab.
 func (o *outbox) publishHome(ctx context.Context, user string, view slack.HomeTabViewRequest) error {
-	return o.do(ctx, "views.publish", true, func(ctx context.Context) error {
+	return o.do(ctx, "views.publish", retryIdempotent, func(ctx context.Context) error {
 		_, err := o.api.PublishViewContext(ctx, slack.PublishViewContextRequest{UserID: user, View: view})
 		return err
 	})
