@@ -296,7 +296,7 @@ func (b *Bot) openModal(ctx context.Context, r replier, triggerID string, view s
 	}
 	if _, err := b.out.openView(ctx, triggerID, view); err != nil {
 		b.log.Warn().Err(err).Str("callback_id", view.CallbackID).Msg("views.open failed")
-		r.say(ctx, "⚠️ I could not open the form ("+esc(err.Error())+"). Please try again.")
+		r.say(ctx, "⚠️ I could not open the form in time. Please try again.")
 	}
 }
 
@@ -381,6 +381,10 @@ func (b *Bot) cmdList(ctx context.Context, r replier, args []string) {
 }
 
 func (b *Bot) cmdTriage(ctx context.Context, r replier) {
+	if !b.policy.IsAnyLead(r.user) {
+		r.say(ctx, "⚠️ Only leads see the triage queue. Your own work is in `/work mine`.")
+		return
+	}
 	var items []domain.Item
 	err := b.db.View(ctx, func(tx domain.ReadTx) error {
 		return tx.OpenItemsInStage(b.policy.Workflow.Initial, func(it domain.Item) bool { items = append(items, it); return true })
@@ -394,6 +398,10 @@ func (b *Bot) cmdTriage(ctx context.Context, r replier) {
 }
 
 func (b *Bot) cmdLoad(ctx context.Context, r replier) {
+	if !b.policy.IsAnyLead(r.user) {
+		r.say(ctx, "⚠️ Only leads see everyone's load. Yours is in `/work mine`.")
+		return
+	}
 	loads, err := b.svc.Loads(ctx)
 	if err != nil {
 		r.fail(ctx, err)

@@ -49,7 +49,11 @@ func digestBlocks(d domain.Digest, ch domain.Changes, hasPrev bool, p *domain.Po
 	today := d.Today
 	var b []slack.Block
 	b = append(b, header(title))
-	b = append(b, contextText(fmt.Sprintf("%d open items · flow over %s → %s", d.OpenItems, d.Period.From.In(p.Calendar.Location).Format("Jan 2"), d.Period.To.In(p.Calendar.Location).Format("Jan 2 15:04 MST"))))
+	loc := p.Calendar.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	b = append(b, contextText(fmt.Sprintf("%d open items · flow over %s → %s", d.OpenItems, d.Period.From.In(loc).Format("Jan 2"), d.Period.To.In(loc).Format("Jan 2 15:04 MST"))))
 
 	// Top priorities.
 	lines := make([]string, 0, len(d.Top))
@@ -284,7 +288,7 @@ func (b *Bot) cmdDigest(ctx context.Context, r replier, args []string) {
 	for _, ch := range b.cfg.LeadershipChannels {
 		if _, err := b.out.post(ctx, ch, "", "Work digest", blocks); err != nil {
 			b.log.Error().Err(err).Str("channel", ch).Msg("digest post failed")
-			r.say(ctx, "⚠️ Posting to <#"+ch+"> failed: "+esc(err.Error()))
+			r.say(ctx, "⚠️ Posting to <#"+esc(ch)+"> failed; is workbot a member of that channel? The details are in workbot's log.")
 			return
 		}
 	}

@@ -83,7 +83,11 @@ func TestPermissionsRefuseAndChangeNothing(t *testing.T) {
 	// Buttons that act at once: make the item startable first, as a lead.
 	contains(t, "setup", h.reply(uLead, cGeneral, "move "+key+" todo"), "Moved")
 	contains(t, "setup", h.reply(uLead, cGeneral, "assign "+key+" <@"+uDev+">"), "Assigned")
-	msg = h.itemMessage(key)
+	h.waitFor("the item message to offer Start", func() bool {
+		m, _ := h.fake.Message(msg.Channel, msg.TS)
+		return strings.Contains(m.AllText(), "Start") && strings.Contains(m.AllText(), "<@"+uDev+">")
+	})
+	msg, _ = h.fake.Message(msg.Channel, msg.TS)
 	for _, b := range []string{ActionStart} {
 		t.Run("button/"+b, func(t *testing.T) {
 			before := h.stateOf(id)

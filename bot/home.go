@@ -127,10 +127,18 @@ func homeView(d homeData) slack.HomeTabViewRequest {
 		digest = "off"
 	}
 	b = append(b, slack.NewDividerBlock(), actions("prefs",
-		button(ActionPrefsToggle, "nudges", "Stall nudges: "+nudges),
-		button(ActionPrefsToggle, "digest", "Morning digest: "+digest),
+		// The value says what the click asks for, so a click on an old Home cannot flip the wrong way.
+		button(ActionPrefsToggle, "nudges:"+flip(nudges), "Stall nudges: "+nudges),
+		button(ActionPrefsToggle, "digest:"+flip(digest), "Morning digest: "+digest),
 	))
 	return slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: fitBlocks(b, maxViewBlocks, "")}}
+}
+
+func flip(onOff string) string {
+	if onOff == "on" {
+		return "off"
+	}
+	return "on"
 }
 
 func handoffNoteShort(n domain.HandoffNote) string {

@@ -292,14 +292,20 @@ func (b *Bot) openReasonForHandoff(ctx context.Context, r replier, cb slack.Inte
 	if actionID == ActionHandoffRefuse {
 		action, view = domain.ActHandoffRefuse, reasonModal(ViewRefuse, "Refuse handoff", "Refuse", handoffMeta(id), itemRef(it), "Why is this handoff refused?")
 	}
-	if err := b.policy.Authorize(r.user, action, domain.AuthContext{Item: &it, Handoff: &h}); err != nil {
+	actor, _, _ := b.person(ctx, r.user)
+	if err := b.policy.Authorize(r.user, action, domain.AuthContext{Item: &it, Handoff: &h, ActorTeam: actor.Team}); err != nil {
 		r.fail(ctx, err)
 		return
 	}
 	b.openModal(ctx, r, cb.TriggerID, view)
 }
 
-func (b *Bot) togglePref(ctx context.Context, r replier, which string) {
+func (b *Bot) togglePref(ctx context.Context, r replier, value string) {
+	which, state, _ := strings.Cut(value, ":")
+	if state != "on" && state != "off" {
+		r.fail(ctx, errStaleButton)
+		return
+	}
 	p, _, err := b.person(ctx, r.user)
 	if err != nil {
 		r.fail(ctx, err)
@@ -308,9 +314,9 @@ func (b *Bot) togglePref(ctx context.Context, r replier, which string) {
 	nudgesOff, digestOff := p.NudgesOff, p.PersonalDigestOff
 	switch which {
 	case "nudges":
-		nudgesOff = !nudgesOff
+		nudgesOff = state == "off"
 	case "digest":
-		digestOff = !digestOff
+		digestOff = state == "off"
 	default:
 		r.fail(ctx, errStaleButton)
 		return
@@ -453,8 +459,8 @@ func (b *Bot) handleSubmission(ctx context.Context, cb slack.InteractionCallback
 		if !needItem() {
 			break
 		}
-		user := domain.UserID(formValue(cb, BlockAssignee))
-		if user == "" {
+		user, ok := parseUser(formValue(cb, BlockAssignee))
+		if !ok {
 			return slack.NewErrorsViewSubmissionResponse(map[string]string{BlockAssignee: "Choose a person."}), nil, ""
 		}
 		pv, err := b.svc.PreviewAssign(ctx, actor, itemID, user)
@@ -467,7 +473,10 @@ func (b *Bot) handleSubmission(ctx context.Context, cb slack.InteractionCallback
 		}
 		return commit(BlockAssignee, func() (domain.Result, error) { return b.svc.Assign(ctx, actor, itemID, user) }, "Assigned")
 	case ViewAssignConfirm:
-		user, ok := parseUser(parseMeta(meta)["user"])
+		user, ok := parseUser(formValue(cb, BlockAssignee))
+		if !ok {
+			user, ok = parseUser(parseMeta(meta)["user"])
+		}
 		if !needItem() || !ok {
 			break
 		}
@@ -477,15 +486,16 @@ func (b *Bot) handleSubmission(ctx context.Context, cb slack.InteractionCallback
 			return nil, func(ctx context.Context) { r.fail(ctx, err) }, userKey
 		}
 		return nil, func(ctx context.Context) {
-			r.say(ctx, "✅ Assigned "+itemRef(res.Item)+" to "+mention(user)+" despite the warning.")
+			r.say(ctx, "✅ Assigned "+itemRef(res.Item)+" to "+mention(user)+".")
 			b.announce(ctx, res)
 		}, itemKey(res.Item.ID)
 	case ViewHandoff:
 		if !needItem() {
 			break
 		}
+		to, _ := parseUser(formValue(cb, BlockTarget))
 		req := domain.HandoffRequest{
-			To: domain.UserID(formValue(cb, BlockTarget)),
+			To: to,
 			Note: domain.HandoffNote{
 				Done:  formValue(cb, BlockNoteDone),
 				Next:  formValue(cb, BlockNoteNext),

@@ -16,11 +16,12 @@ import (
 // TestMain fails the package if any test leaves a goroutine behind: the bot starts workers, a socket
 // client, a scheduler and timers, and all of them must stop with Run.
 func TestMain(m *testing.M) {
+	before := goleak.IgnoreCurrent() // what runs before any test, e.g. the runtime's own
 	code := m.Run()
 	// Idle keep-alive connections of the HTTP client are pooled, not leaked.
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	if code == 0 {
-		if err := goleak.Find(goleak.IgnoreCurrent()); err != nil {
+		if err := goleak.Find(before); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
 			code = 1
 		}

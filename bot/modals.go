@@ -164,7 +164,8 @@ func assignModal(it domain.Item, candidates []domain.PersonLoad) slack.ModalView
 	return modal(ViewAssign, "Assign "+it.Key, "Assign", itemMeta(it.ID), blocks...)
 }
 
-// assignConfirmModal warns before an overloading assignment and offers the suggestion.
+// assignConfirmModal warns before an overloading assignment and offers the suggestion as a choice in
+// the same form, so one submit settles it.
 func assignConfirmModal(pv domain.AssignPreview) slack.ModalViewRequest {
 	it := pv.Item
 	var lines []string
@@ -172,12 +173,14 @@ func assignConfirmModal(pv domain.AssignPreview) slack.ModalViewRequest {
 		lines = append(lines, "⚠️ "+esc(w.Message))
 	}
 	lines = append(lines, mention(pv.Assignee.Person.ID)+" would go from "+strconv.Itoa(pv.Assignee.Load)+" to "+strconv.Itoa(pv.After.Load)+" of "+strconv.Itoa(pv.After.Capacity)+" pts.")
-	blocks := []slack.Block{section(itemRef(it)), section(strings.Join(lines, "\n"))}
+	chosen := string(pv.Assignee.Person.ID)
+	opts := []*slack.OptionBlockObject{option(chosen, string(chosen)+" anyway ("+strconv.Itoa(pv.After.Load)+"/"+strconv.Itoa(pv.After.Capacity)+" pts)")}
 	if s := pv.Suggestion; s != nil {
-		blocks = append(blocks, sectionWith("💡 "+mention(s.Person.ID)+" has room: "+strconv.Itoa(s.Load)+"/"+strconv.Itoa(s.Capacity)+" pts.",
-			button(ActionAssignConfirm, strconv.FormatUint(uint64(it.ID), 10)+"|"+string(s.Person.ID), "Assign "+string(s.Person.ID)+" instead")))
+		lines = append(lines, "💡 "+mention(s.Person.ID)+" has room: "+strconv.Itoa(s.Load)+"/"+strconv.Itoa(s.Capacity)+" pts.")
+		opts = append(opts, option(string(s.Person.ID), string(s.Person.ID)+" instead ("+strconv.Itoa(s.Load)+"/"+strconv.Itoa(s.Capacity)+" pts)"))
 	}
-	return modal(ViewAssignConfirm, "Overload warning", "Assign anyway", itemMeta(it.ID)+";user="+string(pv.Assignee.Person.ID), blocks...)
+	blocks := []slack.Block{section(itemRef(it)), section(strings.Join(lines, "\n")), staticSelect(BlockAssignee, "Assign to", opts, chosen, false)}
+	return modal(ViewAssignConfirm, "Overload warning", "Assign", itemMeta(it.ID)+";user="+chosen, blocks...)
 }
 
 // handoffModal asks for the target, the note and an optional next stage.

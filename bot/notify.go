@@ -244,7 +244,18 @@ func (b *Bot) notifyPeople(ctx context.Context, e domain.Event, res domain.Resul
 			b.sendHandoffRequest(ctx, *res.Handoff, it)
 		}
 	case domain.EventHandoffAccepted, domain.EventHandoffDeclined, domain.EventHandoffCancelled, domain.EventHandoffRefused:
-		if h := res.Handoff; h != nil {
+		h := res.Handoff
+		if (h == nil || h.ID != e.Handoff) && e.Handoff != 0 {
+			// Assigning or closing an item cancels its handoff as a side effect; that result carries
+			// the item, not the handoff, so read it.
+			_ = b.db.View(ctx, func(tx domain.ReadTx) error {
+				if got, err := tx.Handoff(e.Handoff); err == nil {
+					h = &got
+				}
+				return nil
+			})
+		}
+		if h != nil {
 			b.closeHandoffDMs(ctx, *h, it)
 			if h.RequestedBy != e.Actor {
 				b.dm(ctx, h.RequestedBy, "🔁 Your handoff of "+ref+": "+handoffOutcome(*h), nil)

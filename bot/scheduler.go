@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -191,6 +192,9 @@ func (b *Bot) runDigestSlot(ctx context.Context, now time.Time, catchUp bool) {
 	loc := s.Location
 	if loc == nil {
 		loc = b.policy.Calendar.Location
+	}
+	if loc == nil {
+		loc = time.UTC
 	}
 	lookback := 8 * 24 * time.Hour
 	grace := s.Grace
@@ -567,9 +571,27 @@ func (b *Bot) backup(now time.Time) {
 		return
 	}
 	b.log.Info().Str("file", name).Msg("backup written")
-	old, err := filepath.Glob(filepath.Join(s.BackupDir, "workbot-*.db"))
+	// Only files this job named are pruned: never the live database, never anything else in the folder.
+	entries, err := os.ReadDir(s.BackupDir)
 	if err != nil {
 		return
+	}
+	live, _ := filepath.Abs(b.db.Path())
+	var old []string
+	for _, e := range entries {
+		stamp, ok := strings.CutPrefix(e.Name(), "workbot-")
+		stamp, ok2 := strings.CutSuffix(stamp, ".db")
+		if !ok || !ok2 || e.IsDir() {
+			continue
+		}
+		if _, err := time.Parse("20060102T150405Z", stamp); err != nil {
+			continue
+		}
+		path := filepath.Join(s.BackupDir, e.Name())
+		if abs, _ := filepath.Abs(path); abs == live {
+			continue
+		}
+		old = append(old, path)
 	}
 	sort.Strings(old) // the names sort by time
 	keep := max(s.BackupKeep, 1)
