@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -324,4 +325,27 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("validate error not EINVALID: %v", err)
 		}
 	})
+}
+
+// TestREADMEExampleConfigIsValid keeps the documented full example working.
+func TestREADMEExampleConfigIsValid(t *testing.T) {
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(raw), "Full example:\n\n```yaml\n")
+	if !ok {
+		t.Fatal("README has no full example config")
+	}
+	example, _, _ := strings.Cut(rest, "```")
+	cfg, err := ParseConfig(strings.NewReader(example))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Backup.Keep != 14 || cfg.Handoff.Approval != "cross_team" || len(cfg.Teams) != 1 {
+		t.Errorf("example parsed as %+v", cfg)
+	}
 }
