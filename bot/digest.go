@@ -88,14 +88,14 @@ func digestBlocks(d domain.Digest, ch domain.Changes, hasPrev bool, p *domain.Po
 	// Stalled work by reason, in one pass: the list can hold every open item of a large org.
 	const stalledShown = 12
 	shownStalls := map[domain.StallReason][]domain.Stall{}
-	stallCount := map[domain.StallReason]int{}
 	for _, st := range d.Stalled {
-		stallCount[st.Reason]++
 		if len(shownStalls[st.Reason]) < stalledShown {
 			shownStalls[st.Reason] = append(shownStalls[st.Reason], st)
 		}
 	}
+	stallCount := map[domain.StallReason]int{}
 	for _, reason := range []domain.StallReason{domain.StallHandoff, domain.StallBlocked, domain.StallStage} {
+		stallCount[reason] = d.StalledTotal(reason)
 		if stallCount[reason] == 0 {
 			continue
 		}
@@ -168,12 +168,19 @@ func digestBlocks(d domain.Digest, ch domain.Changes, hasPrev bool, p *domain.Po
 			}
 			parts = append(parts, "New in the top: "+capList(keys, 15))
 		}
-		if len(ch.NewlyStalled) > 0 {
+		if ch.NewlyStalledCount > 0 || len(ch.NewlyStalled) > 0 {
 			var keys []string
 			for _, s := range ch.NewlyStalled {
+				if len(keys) == 15 {
+					break
+				}
 				keys = append(keys, s.Item.Key)
 			}
-			parts = append(parts, "Newly stalled: "+capList(keys, 15))
+			line := "Newly stalled: " + strings.Join(keys, ", ")
+			if more := max(ch.NewlyStalledCount, len(ch.NewlyStalled)) - len(keys); more > 0 {
+				line += " and " + strconv.Itoa(more) + " more"
+			}
+			parts = append(parts, line)
 		}
 		if len(ch.Resolved) > 0 {
 			var keys []string

@@ -99,9 +99,14 @@ type Digest struct {
 	// among them, in the same order.
 	Loads      []PersonLoad
 	Overloaded []OverloadedPerson
-	// Stalled lists each stalled item once with its most severe reason (see StallOf), grouped by reason
-	// (handoff, blocked, stage), longest stalled first within a group, then by ID.
-	Stalled []Stall
+	// Stalled lists stalled items once each with their most severe reason (see StallOf), grouped by
+	// reason (handoff, blocked, stage), longest stalled first within a group, then by ID. It holds at
+	// most MaxStalledPerReason of each reason: no reader lists more, and a large org's backlog would
+	// otherwise copy every item. StalledCount has the full count per reason, StalledIDs every stalled
+	// item in the same order (for change tracking).
+	Stalled      []Stall
+	StalledCount map[StallReason]int
+	StalledIDs   []ItemID
 	// PendingHandoffs are handoffs awaiting approval or a decision, oldest first.
 	PendingHandoffs []HandoffAge
 	// Blocked are the blocked open items, longest chains first, then longest blocked, then by ID.
@@ -111,6 +116,35 @@ type Digest struct {
 	DueSoon []Item
 	Overdue []Item
 	Flow    Flow
+}
+
+// MaxStalledPerReason bounds Digest.Stalled per reason.
+const MaxStalledPerReason = 500
+
+// StalledTotal is how many items are stalled for reason, counting those Stalled leaves out.
+func (d Digest) StalledTotal(reason StallReason) int {
+	if d.StalledCount != nil {
+		return d.StalledCount[reason]
+	}
+	n := 0
+	for i := range d.Stalled {
+		if d.Stalled[i].Reason == reason {
+			n++
+		}
+	}
+	return n
+}
+
+// stalledIDs is every stalled item's ID in digest order.
+func (d Digest) stalledIDs() []ItemID {
+	if d.StalledIDs != nil {
+		return d.StalledIDs
+	}
+	ids := make([]ItemID, len(d.Stalled))
+	for i := range d.Stalled {
+		ids[i] = d.Stalled[i].Item.ID
+	}
+	return ids
 }
 
 // StalledBy returns the stalls with one reason, in digest order.
@@ -373,9 +407,24 @@ func (b *digestBuilder) finish(tx ReadTx) error {
 		return cmp.Compare(x.id, y.id)
 	})
 	if len(b.stallOrder) > 0 {
-		d.Stalled = make([]Stall, len(b.stallOrder))
+		d.StalledIDs = make([]ItemID, len(b.stallOrder))
+		d.StalledCount = map[StallReason]int{}
+		kept := 0
 		for k, key := range b.stallOrder {
-			d.Stalled[k] = *b.stalls.at(int(key.slot))
+			d.StalledIDs[k] = key.id
+			if d.StalledCount[stallReasons[key.severity]] < MaxStalledPerReason {
+				kept++
+			}
+			d.StalledCount[stallReasons[key.severity]]++
+		}
+		d.Stalled = make([]Stall, 0, kept)
+		seen := map[StallReason]int{}
+		for _, key := range b.stallOrder {
+			st := b.stalls.at(int(key.slot))
+			if seen[st.Reason] < MaxStalledPerReason {
+				seen[st.Reason]++
+				d.Stalled = append(d.Stalled, *st)
+			}
 		}
 	}
 
@@ -789,12 +838,9 @@ type DigestSnapshot struct {
 
 // Snapshot records the digest's top and stalled items.
 func (d Digest) Snapshot() DigestSnapshot {
-	s := DigestSnapshot{At: d.Now, Top: make([]ItemID, len(d.Top)), Stalled: make([]ItemID, len(d.Stalled))}
+	s := DigestSnapshot{At: d.Now, Top: make([]ItemID, len(d.Top)), Stalled: slices.Clone(d.stalledIDs())}
 	for i, r := range d.Top {
 		s.Top[i] = r.Item.ID
-	}
-	for i, st := range d.Stalled {
-		s.Stalled[i] = st.Item.ID
 	}
 	return s
 }
@@ -802,7 +848,9 @@ func (d Digest) Snapshot() DigestSnapshot {
 // Changes is what changed since the previous digest.
 type Changes struct {
 	NewTop       []Ranked // in the top now, not before (in rank order)
-	NewlyStalled []Stall  // stalled now, not before (in digest order)
+	NewlyStalled []Stall  // stalled now, not before (in digest order), among the stalls Digest.Stalled holds
+	// NewlyStalledCount counts every newly stalled item, including those Digest.Stalled leaves out.
+	NewlyStalledCount int
 	Resolved     []ItemID // stalled before, not now (closed, unblocked or moving again), in snapshot order
 }
 
@@ -823,22 +871,17 @@ func (d Digest) ChangesSince(prev DigestSnapshot) Changes {
 	for _, id := range prev.Stalled {
 		wasStalled[id] = true
 	}
-	stalledNow := make(map[ItemID]bool, len(d.Stalled))
-	fresh := 0
-	for i := range d.Stalled {
-		id := d.Stalled[i].Item.ID
+	ids := d.stalledIDs()
+	stalledNow := make(map[ItemID]bool, len(ids))
+	for _, id := range ids {
 		stalledNow[id] = true
 		if !wasStalled[id] {
-			fresh++
+			c.NewlyStalledCount++
 		}
 	}
-	// Sized once: a large org can have tens of thousands of stalls, each carrying its item.
-	if fresh > 0 {
-		c.NewlyStalled = make([]Stall, 0, fresh)
-		for i := range d.Stalled {
-			if !wasStalled[d.Stalled[i].Item.ID] {
-				c.NewlyStalled = append(c.NewlyStalled, d.Stalled[i])
-			}
+	for i := range d.Stalled {
+		if !wasStalled[d.Stalled[i].Item.ID] {
+			c.NewlyStalled = append(c.NewlyStalled, d.Stalled[i])
 		}
 	}
 	for _, id := range prev.Stalled {

@@ -495,3 +495,37 @@ func TestDigestChanges(t *testing.T) {
 		t.Errorf("against no previous digest: %+v", first)
 	}
 }
+
+// TestDigestCapsStalledListsButCountsAll: a backlog where everything is stalled keeps the digest's
+// lists bounded, while the counts, the IDs and the changes still cover every stalled item.
+func TestDigestCapsStalledListsButCountsAll(t *testing.T) {
+	p := DefaultPolicy()
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	long := now.Add(-30 * 24 * time.Hour)
+	n := MaxStalledPerReason + 123
+	var items []Item
+	for i := 1; i <= n; i++ {
+		items = append(items, Item{ID: ItemID(i), Key: FormatKey("W", ItemID(i)), Title: "t", Stage: StageInProgress, Assignee: "U1",
+			Value: 3, Urgency: 3, Size: 3, Triaged: true, CreatedAt: long, StageEnteredAt: long, LastActivityAt: long})
+	}
+	d, err := BuildDigest(newDigestFixture(items, nil, nil, nil), p, now.Add(-7*24*time.Hour), now, now, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(d.StalledBy(StallStage)); got != MaxStalledPerReason {
+		t.Errorf("listed %d stage stalls, want the cap %d", got, MaxStalledPerReason)
+	}
+	if got := d.StalledTotal(StallStage); got != n {
+		t.Errorf("counted %d stage stalls, want %d", got, n)
+	}
+	if len(d.Snapshot().Stalled) != n {
+		t.Errorf("snapshot holds %d stalled IDs, want %d", len(d.Snapshot().Stalled), n)
+	}
+	c := d.ChangesSince(DigestSnapshot{})
+	if c.NewlyStalledCount != n || len(c.NewlyStalled) != MaxStalledPerReason {
+		t.Errorf("changes: %d newly stalled counted, %d listed", c.NewlyStalledCount, len(c.NewlyStalled))
+	}
+	if c2 := d.ChangesSince(d.Snapshot()); c2.NewlyStalledCount != 0 || len(c2.Resolved) != 0 {
+		t.Errorf("against itself: %+v", c2)
+	}
+}

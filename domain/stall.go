@@ -26,6 +26,9 @@ func (r StallReason) Describe() string {
 	return string(r)
 }
 
+// stallReasons lists the reasons by severity, so stallReasons[r.severity()] == r.
+var stallReasons = [...]StallReason{StallHandoff, StallBlocked, StallStage}
+
 // severity orders reasons for sorting: lower is more severe.
 func (r StallReason) severity() int {
 	switch r {
