@@ -851,7 +851,7 @@ type Changes struct {
 	NewlyStalled []Stall  // stalled now, not before (in digest order), among the stalls Digest.Stalled holds
 	// NewlyStalledCount counts every newly stalled item, including those Digest.Stalled leaves out.
 	NewlyStalledCount int
-	Resolved     []ItemID // stalled before, not now (closed, unblocked or moving again), in snapshot order
+	Resolved          []ItemID // stalled before, not now (closed, unblocked or moving again), in snapshot order
 }
 
 // ChangesSince compares the digest with an earlier snapshot. A zero snapshot (no previous digest)
