@@ -49,7 +49,8 @@ func newLogger(out io.Writer, level, format string) (zerolog.Logger, error) {
 	if err != nil {
 		return zerolog.Nop(), err
 	}
-	var w io.Writer = redactingWriter{out: out}
+	// The bot logs from many goroutines; a file or terminal copes, but the writer must not rely on it.
+	var w io.Writer = redactingWriter{out: zerolog.SyncWriter(out)}
 	switch format {
 	case "", "json":
 	case "console":
