@@ -557,9 +557,7 @@ func (b *syncBuffer) waitFor(t *testing.T, re *regexp.Regexp, timeout time.Durat
 // runs /work through it against the real bot, and stops with exit 0 on SIGTERM.
 func TestSandboxServesAndStopsOnSIGTERM(t *testing.T) {
 	client := &http.Client{Transport: &http.Transport{}}
-	// bot.Run leaves its Events-draining goroutine behind (slack-go never closes the channel); that is
-	// package bot's to fix, so it is ignored here.
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(), goleak.IgnoreTopFunction("workbot/bot.(*Bot).shutdown.func2"))
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	defer client.CloseIdleConnections()
 	dir := t.TempDir()
 	t.Chdir(dir)

@@ -122,6 +122,12 @@ func (c *cli) sandbox(args []string) int {
 	webDone := make(chan error, 1)
 	go func() { webDone <- srv.Serve(ln) }()
 
+	// Announce the page only once the bot is connected, so the first command typed there is served.
+	waitCtx, waitDone := context.WithTimeout(ctx, 15*time.Second)
+	if err := fake.WaitFor(waitCtx, func() bool { return fake.Connections() > 0 }); err != nil && ctx.Err() == nil {
+		logger.Warn().Err(err).Msg("the bot has not connected to the sandbox's Slack yet")
+	}
+	waitDone()
 	url := "http://" + ln.Addr().String()
 	logger.Info().Str("url", url).Msg("web client listening")
 	fmt.Fprintf(c.stdout, "workbot sandbox: open %s\n", url)
