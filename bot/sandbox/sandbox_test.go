@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	if code == 0 {
-		if err := goleak.Find(before, botDrainLeak); err != nil {
+		if err := goleak.Find(before); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
 			code = 1
 		}
@@ -42,11 +42,6 @@ func TestMain(m *testing.M) {
 }
 
 const wait = 10 * time.Second
-
-// botDrainLeak is bot.Run's goroutine that drains the socket client's Events channel after a stop;
-// slack-go never closes that channel, so the goroutine outlives Run. It belongs to package bot, not
-// to the sandbox.
-var botDrainLeak = goleak.IgnoreTopFunction("workbot/bot.(*Bot).shutdown.func2")
 
 // env is the whole sandbox in-process: the fake Slack, the real bot on a real bbolt file, and the web
 // server on a loopback port.
