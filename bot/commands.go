@@ -233,7 +233,9 @@ func (b *Bot) stageList() string {
 	return strings.Join(ids, ", ")
 }
 
-// apply runs a domain operation, tells the actor the outcome and then announces the change.
+// apply runs a domain operation, tells the actor the outcome and then announces the change. A second
+// click on a decided handoff lands here too: the domain answers ECONFLICT, a friendly note, and nothing
+// changes.
 func (b *Bot) apply(ctx context.Context, r replier, op func() (domain.Result, error), verb string) {
 	res, err := op()
 	if err != nil {

@@ -245,32 +245,16 @@ func (b *Bot) handleAction(ctx context.Context, cb slack.InteractionCallback, ac
 		}
 		b.assignWithCheck(ctx, r, actor, itemID, user, true)
 	case ActionHandoffAccept:
-		b.decideHandoff(ctx, r, cb, func() (domain.Result, error) { return b.svc.AcceptHandoff(ctx, actor, handoffID) }, "Accepted")
+		b.apply(ctx, r, func() (domain.Result, error) { return b.svc.AcceptHandoff(ctx, actor, handoffID) }, "Accepted")
 	case ActionHandoffApprove:
-		b.decideHandoff(ctx, r, cb, func() (domain.Result, error) { return b.svc.ApproveHandoff(ctx, actor, handoffID) }, "Approved")
+		b.apply(ctx, r, func() (domain.Result, error) { return b.svc.ApproveHandoff(ctx, actor, handoffID) }, "Approved")
 	case ActionHandoffCancel:
-		b.decideHandoff(ctx, r, cb, func() (domain.Result, error) { return b.svc.CancelHandoff(ctx, actor, handoffID) }, "Cancelled")
+		b.apply(ctx, r, func() (domain.Result, error) { return b.svc.CancelHandoff(ctx, actor, handoffID) }, "Cancelled")
 	case ActionHandoffDecline, ActionHandoffRefuse:
 		b.openReasonForHandoff(ctx, r, cb, act.ActionID, handoffID)
 	default:
 		r.say(ctx, "⚠️ I don't know that button. It may come from an older version of workbot.")
 	}
-}
-
-// decideHandoff applies a decision; a second click on a decided handoff gets a friendly note and
-// changes nothing (the domain answers ECONFLICT).
-func (b *Bot) decideHandoff(ctx context.Context, r replier, cb slack.InteractionCallback, op func() (domain.Result, error), verb string) {
-	res, err := op()
-	if err != nil {
-		r.fail(ctx, err)
-		return
-	}
-	msg := "✅ " + verb + ": " + itemRef(res.Item)
-	for _, w := range res.Warnings {
-		msg += "\n⚠️ " + esc(w.Message)
-	}
-	r.say(ctx, msg)
-	b.announceLater(ctx, res)
 }
 
 func (b *Bot) openReasonForHandoff(ctx context.Context, r replier, cb slack.InteractionCallback, actionID string, id domain.HandoffID) {
