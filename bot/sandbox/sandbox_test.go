@@ -481,6 +481,7 @@ func TestAmbiguousElements(t *testing.T) {
 	_, ts, err := api.PostMessage(sandbox.GeneralChannel, slack.MsgOptionBlocks(
 		slack.NewActionBlock("a", btn("accept", "Accept", "1"), btn("toggle", "Nudges: on", "n")),
 		slack.NewActionBlock("b", btn("accept", "Accept", "2"), btn("toggle", "Digest: on", "d")),
+		slack.NewActionBlock("c", btn("same", "Same", "x"), btn("same", "Same", "x")),
 	))
 	if err != nil {
 		t.Fatal(err)
@@ -492,7 +493,8 @@ func TestAmbiguousElements(t *testing.T) {
 		want           string
 	}{
 		{"FirstOfTwins", 0, 0, "not connected"}, // found by action_id: clicked, but no bot is listening
-		{"SecondTwin", 1, 0, "cannot use this element"},
+		{"SecondTwin", 1, 0, "not connected"}, // found by its value
+		{"TrueTwin", 2, 1, "cannot use this element"}, // same action_id, text and value: no way to tell
 		{"SameIDOtherText", 1, 1, "not connected"}, // found by its text
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -536,13 +536,19 @@ func (s *Server) act(w http.ResponseWriter, r *http.Request) {
 		}
 		var d *slackfake.Delivery
 		if target.typ == "button" {
-			key, err := buttonKey(target, all)
-			if err != nil {
+			if key, err := buttonKey(target, all); err == nil {
+				d, err = s.fake.ClickButton(q.User, ref, key)
+				if err != nil {
+					return badRequest("%v", err)
+				}
+			} else if uniqueValue(target, all) {
+				// Look-alike buttons (two items' "Accept" on App Home) differ by value.
+				d, err = s.fake.ClickButtonValue(q.User, ref, target.actionID, target.value)
+				if err != nil {
+					return badRequest("%v", err)
+				}
+			} else {
 				return err
-			}
-			d, err = s.fake.ClickButton(q.User, ref, key)
-			if err != nil {
-				return badRequest("%v", err)
 			}
 		} else {
 			if q.Value == nil {
@@ -598,9 +604,9 @@ func (s *Server) blocksOf(me string, sf Surface) (json.RawMessage, error) {
 
 // element is an interactive element found in blocks, with the ids Slack (and slackfake) give it.
 type element struct {
-	block, index int
-	actionID     string
-	typ, text    string
+	block, index     int
+	actionID         string
+	typ, text, value string
 }
 
 // locate lists the interactive elements of blocks in the order slackfake searches them, and returns
@@ -627,6 +633,7 @@ func locate(raw json.RawMessage, block, index int) (*element, []*element, error)
 			if t, ok := em["text"].(map[string]any); ok {
 				el.text, _ = t["text"].(string)
 			}
+			el.value, _ = em["value"].(string)
 			all = append(all, el)
 			if i == block && j == index {
 				target = el
@@ -650,6 +657,16 @@ func locate(raw json.RawMessage, block, index int) (*element, []*element, error)
 		return nil, nil, badRequest("nothing to click there")
 	}
 	return target, all, nil
+}
+
+// uniqueValue reports whether no other button shares the target's action_id and value.
+func uniqueValue(target *element, all []*element) bool {
+	for _, e := range all {
+		if e != target && e.typ == "button" && e.actionID == target.actionID && e.value == target.value {
+			return false
+		}
+	}
+	return true
 }
 
 // buttonKey returns the action_id or text by which ClickButton finds exactly this button.

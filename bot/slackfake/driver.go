@@ -187,6 +187,15 @@ func (f *Fake) ClickButton(user string, on Surface, actionIDOrText string) (*Del
 	}, nil, "button "+actionIDOrText)
 }
 
+// ClickButtonValue clicks the button with this action_id and value: the way a person tells apart two
+// buttons that look the same, such as the Accept buttons of two handoffs on one App Home.
+func (f *Fake) ClickButtonValue(user string, on Surface, actionID, value string) (*Delivery, error) {
+	return f.act(user, on, func(e element) bool {
+		v, _ := e.elem["value"].(string)
+		return e.typ() == "button" && e.actionID == actionID && v == value
+	}, nil, "button "+actionID+" with value "+value)
+}
+
 // Choose picks a value in a select menu, date picker or other stateful
 // element (by action_id) that dispatches block_actions: one in an actions
 // block or a section accessory, or an input with dispatch_action.

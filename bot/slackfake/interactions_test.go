@@ -329,3 +329,34 @@ func TestFillAndHomeActions(t *testing.T) {
 	a.ack(t, evt.Request, nil)
 	await(t, d)
 }
+
+// TestClickButtonValueTellsIdenticalButtonsApart: two buttons with the same action_id and text differ
+// by value; ClickButtonValue presses the one asked for, and an unknown value is refused.
+func TestClickButtonValueTellsIdenticalButtonsApart(t *testing.T) {
+	f := startFake(t, fastOptions(t))
+	a := startApp(t, f)
+	a.next(t, socketmode.EventTypeHello)
+	accept := func(v string) slack.BlockElement {
+		return slack.NewButtonBlockElement("accept", v, slack.NewTextBlockObject(slack.PlainTextType, "Accept", false, false))
+	}
+	_, ts, err := a.api.PostMessageContext(ctxT(t), "C1", slack.MsgOptionText("two", false),
+		slack.MsgOptionBlocks(slack.NewActionBlock("", accept("1"), accept("2"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := MessageRef{Channel: "C1", TS: ts}
+	if _, err := f.ClickButtonValue("U1", ref, "accept", "3"); err == nil {
+		t.Fatal("a button that is not there was clicked")
+	}
+	d, err := f.ClickButtonValue("U1", ref, "accept", "2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	evt := a.next(t, socketmode.EventTypeInteractive)
+	act := evt.Data.(slack.InteractionCallback).ActionCallback.BlockActions
+	if len(act) != 1 || act[0].Value != "2" {
+		t.Fatalf("clicked %+v", act)
+	}
+	a.ack(t, evt.Request, nil)
+	await(t, d)
+}
