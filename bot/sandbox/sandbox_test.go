@@ -492,10 +492,10 @@ func TestAmbiguousElements(t *testing.T) {
 		block, element int
 		want           string
 	}{
-		{"FirstOfTwins", 0, 0, "not connected"}, // found by action_id: clicked, but no bot is listening
-		{"SecondTwin", 1, 0, "not connected"}, // found by its value
+		{"FirstOfTwins", 0, 0, "not connected"},       // found by action_id: clicked, but no bot is listening
+		{"SecondTwin", 1, 0, "not connected"},         // found by its value
 		{"TrueTwin", 2, 1, "cannot use this element"}, // same action_id, text and value: no way to tell
-		{"SameIDOtherText", 1, 1, "not connected"}, // found by its text
+		{"SameIDOtherText", 1, 1, "not connected"},    // found by its text
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			msg := e.post("/api/act", map[string]any{"user": sandbox.Lead, "surface": surface, "block": c.block, "element": c.element})
