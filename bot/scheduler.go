@@ -467,6 +467,7 @@ func (b *Bot) sendPersonalDigests(ctx context.Context, now time.Time) {
 	byUser := map[domain.UserID]*personal{}
 	optedOut := map[domain.UserID]bool{}
 	pendingOf := map[domain.ItemID]*domain.Handoff{}
+	open := map[domain.ItemID]bool{}
 	err := b.db.View(ctx, func(tx domain.ReadTx) error {
 		if err := tx.People(func(p domain.Person) bool {
 			optedOut[p.ID] = p.PersonalDigestOff
@@ -475,6 +476,7 @@ func (b *Bot) sendPersonalDigests(ctx context.Context, now time.Time) {
 			return err
 		}
 		if err := tx.OpenItems(func(it domain.Item) bool {
+			open[it.ID] = true
 			if it.Assignee != "" {
 				if byUser[it.Assignee] == nil {
 					byUser[it.Assignee] = &personal{}
@@ -525,7 +527,13 @@ func (b *Bot) sendPersonalDigests(ctx context.Context, now time.Time) {
 		p := byUser[u]
 		var stalling []string
 		for _, it := range p.items {
-			if s, ok := b.policy.StallOf(it, 0, pendingOf[it.ID], now); ok {
+			openDeps := 0
+			for _, dep := range it.DependsOn {
+				if open[dep] {
+					openDeps++
+				}
+			}
+			if s, ok := b.policy.StallOf(it, openDeps, pendingOf[it.ID], now); ok {
 				stalling = append(stalling, "*"+it.Key+"* "+escCut(oneLine(it.Title), 60)+" · "+s.Reason.Describe()+" for "+fmtDur(s.For))
 			} else if b.policy.NudgeDue(it, now) {
 				stalling = append(stalling, "*"+it.Key+"* "+escCut(oneLine(it.Title), 60)+" · close to its stage limit")
