@@ -299,6 +299,12 @@ func (b *Bot) cmdDigest(ctx context.Context, r replier, args []string) {
 			return
 		}
 	}
+	// Leadership has now seen this state: the next digest's "since the last digest" starts here.
+	if raw, err := json.Marshal(d.Snapshot()); err == nil {
+		if err := b.db.PutKV(kvDigest, kvDigestSnapshot, raw); err != nil {
+			b.log.Warn().Err(err).Msg("cannot store the digest snapshot")
+		}
+	}
 	r.say(ctx, "✅ Digest posted to "+strconv.Itoa(len(b.cfg.LeadershipChannels))+" channel(s).")
 }
 
