@@ -199,28 +199,41 @@ func (b *Bot) shutdown(stopScheduler, stopSocket func(), smDone chan error, canc
 			}
 		}
 	}()
-	grace := time.NewTimer(b.cfg.ShutdownGrace)
-	defer grace.Stop()
-	waitOrCancel := func(what string, wait func()) {
+	deadline := time.Now().Add(b.cfg.ShutdownGrace)
+	waitOrCancel := func(what string, wait func()) bool {
 		done := make(chan struct{})
 		go func() { wait(); close(done) }()
+		// Within the grace, wait; past it, cancel the work and give it a few seconds to notice, so a
+		// stuck job delays the exit but cannot stop it.
+		timer := time.NewTimer(time.Until(deadline))
+		defer timer.Stop()
 		select {
 		case <-done:
-		case <-grace.C:
-			b.log.Warn().Str("waiting_for", what).Msg("in-flight work did not finish within the shutdown grace; cancelling it")
-			cancelWork()
-			<-done
+			return true
+		case <-timer.C:
+		}
+		b.log.Warn().Str("waiting_for", what).Msg("in-flight work did not finish within the shutdown grace; cancelling it")
+		cancelWork()
+		select {
+		case <-done:
+			return true
+		case <-time.After(5 * time.Second):
+			b.log.Error().Str("waiting_for", what).Msg("in-flight work ignored cancellation; stopping without it")
+			return false
 		}
 	}
 	waitOrCancel("scheduled jobs", stopScheduler)
 	for _, s := range b.handlers {
 		close(s)
 	}
-	waitOrCancel("handlers", b.handlerWG.Wait)
-	for _, s := range b.announcers {
-		close(s)
+	// A stuck handler may still queue an announcement, so the announcers' queues close only once every
+	// handler is done.
+	if waitOrCancel("handlers", b.handlerWG.Wait) {
+		for _, s := range b.announcers {
+			close(s)
+		}
+		waitOrCancel("announcements", b.announceWG.Wait)
 	}
-	waitOrCancel("announcements", b.announceWG.Wait)
 	stopSocket()
 	select {
 	case <-smDone:

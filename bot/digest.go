@@ -292,8 +292,11 @@ func (b *Bot) cmdDigest(ctx context.Context, r replier, args []string) {
 		r.say(ctx, "Work digest preview", blocks...)
 		return
 	}
+	// Under the digest lock, like a scheduled run: the two must not interleave their baselines.
+	b.digestMu.Lock()
+	defer b.digestMu.Unlock()
 	for _, ch := range b.cfg.LeadershipChannels {
-		if _, err := b.out.post(ctx, ch, "", "Work digest", blocks); err != nil {
+		if _, err := b.out.postWith(ctx, retryRateLimit, ch, "", "Work digest", blocks); err != nil {
 			b.log.Error().Err(err).Str("channel", ch).Msg("digest post failed")
 			r.say(ctx, "⚠️ Posting to <#"+esc(ch)+"> failed; is workbot a member of that channel? The details are in workbot's log.")
 			return

@@ -43,7 +43,7 @@ func homeView(d homeData) slack.HomeTabViewRequest {
 	}
 	shownIn, moreIn := listLimit(d.Incoming, 8)
 	for _, h := range shownIn {
-		hid := strconv.FormatUint(uint64(h.Handoff.ID), 10)
+		hid := handoffValue(h.Handoff)
 		b = append(b, section(mention(h.Handoff.RequestedBy)+" → you: "+itemRef(h.Item)+"\n"+handoffNoteShort(h.Handoff.Note)))
 		b = append(b, actions("", primary(button(ActionHandoffAccept, hid, "Accept")), button(ActionHandoffDecline, hid, "Decline")))
 	}
@@ -70,7 +70,7 @@ func homeView(d homeData) slack.HomeTabViewRequest {
 		b = append(b, header("Handoffs I asked for"))
 		shownOut, moreOut := listLimit(d.Outgoing, 5)
 		for _, h := range shownOut {
-			hid := strconv.FormatUint(uint64(h.Handoff.ID), 10)
+			hid := handoffValue(h.Handoff)
 			b = append(b, sectionWith(itemRef(h.Item)+" → "+handoffTarget(h.Handoff)+" ("+esc(string(h.Handoff.Status))+")", button(ActionHandoffCancel, hid, "Cancel")))
 		}
 		if moreOut > 0 {

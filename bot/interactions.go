@@ -2,7 +2,7 @@ package bot
 
 import (
 	"context"
-	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +16,7 @@ import (
 const viewDeadline = 2500 * time.Millisecond
 
 func (b *Bot) routeInteraction(ctx context.Context, envelopeID string, cb slack.InteractionCallback) {
+	readAt := time.Now()
 	switch cb.Type {
 	case slack.InteractionTypeBlockActions:
 		b.ack(envelopeID, nil)
@@ -23,7 +24,7 @@ func (b *Bot) routeInteraction(ctx context.Context, envelopeID string, cb slack.
 			return
 		}
 		act := *cb.ActionCallback.BlockActions[0]
-		if !b.enqueue(b.actionKey(act), "action", func(ctx context.Context) { b.handleAction(ctx, cb, act) }) {
+		if !b.enqueue(actionKey(act), "action", func(ctx context.Context) { b.handleAction(ctx, cb, act) }) {
 			b.replyBusy(b.replierFor(cb))
 		}
 	case slack.InteractionTypeViewSubmission:
@@ -32,7 +33,7 @@ func (b *Bot) routeInteraction(ctx context.Context, envelopeID string, cb slack.
 		b.handlerWG.Add(1)
 		go func() {
 			defer b.handlerWG.Done()
-			b.submitForm(envelopeID, cb)
+			b.submitForm(envelopeID, cb, readAt)
 		}()
 	case slack.InteractionTypeViewClosed:
 		b.ack(envelopeID, nil)
@@ -42,62 +43,60 @@ func (b *Bot) routeInteraction(ctx context.Context, envelopeID string, cb slack.
 	}
 }
 
-// actionKey picks the worker for a click: the item it is about (for a handoff, the handoff's item), so
-// that every change to one item runs in order.
-func (b *Bot) actionKey(act slack.BlockAction) string {
+// actionKey picks the worker for a click: the item it is about, so that every change to one item runs
+// in order. Handoff buttons carry "<handoff>|<item>" for this; the reader never reads the database.
+func actionKey(act slack.BlockAction) string {
 	v := act.Value
 	if v == "" {
 		v = act.SelectedOption.Value
 	}
-	head, _, _ := strings.Cut(v, "|")
-	id, err := strconv.ParseUint(head, 10, 64)
-	if err != nil {
-		return "action:" + act.ActionID
-	}
+	head, tail, _ := strings.Cut(v, "|")
 	if strings.HasPrefix(act.ActionID, "handoff_") {
-		return b.handoffItemKey(domain.HandoffID(id))
-	}
-	return itemKey(domain.ItemID(id))
-}
-
-// handoffItemKey is the worker key of a handoff's item; a point read, cheap enough for the reader.
-func (b *Bot) handoffItemKey(id domain.HandoffID) string {
-	var key = fmt.Sprintf("handoff:%d", id)
-	_ = b.db.View(context.Background(), func(tx domain.ReadTx) error {
-		if h, err := tx.Handoff(id); err == nil {
-			key = itemKey(h.ItemID)
+		if id, err := strconv.ParseUint(tail, 10, 64); err == nil {
+			return itemKey(domain.ItemID(id))
 		}
-		return nil
-	})
-	return key
+		return "handoff:" + head
+	}
+	if id, err := strconv.ParseUint(head, 10, 64); err == nil {
+		return itemKey(domain.ItemID(id))
+	}
+	return "action:" + act.ActionID
 }
 
 // submitForm validates and commits a view submission, acks it with its field errors (or nothing, which
 // closes the modal), then queues the follow-up. If the commit takes longer than Slack allows, the ack
 // goes out empty and the outcome, good or bad, follows by DM.
-func (b *Bot) submitForm(envelopeID string, cb slack.InteractionCallback) {
+func (b *Bot) submitForm(envelopeID string, cb slack.InteractionCallback, readAt time.Time) {
 	type outcome struct {
 		resp  *slack.ViewSubmissionResponse
 		after func(context.Context)
 		key   string
 	}
+	r := replier{b: b, user: domain.UserID(cb.User.ID)}
+	userKey := "user:" + cb.User.ID
 	done := make(chan outcome, 1)
 	go func() {
 		select {
 		case b.formSlots <- struct{}{}:
 			defer func() { <-b.formSlots }()
-		case <-time.After(viewDeadline):
+		case <-time.After(formSlotWait):
+			// Too many forms at once: keep the modal open with a note rather than save late.
+			done <- outcome{resp: busyResponse(cb)}
+			return
 		}
 		defer func() {
-			if r := recover(); r != nil {
-				b.log.Error().Interface("panic", r).Str("callback_id", cb.View.CallbackID).Msg("form handler panicked")
-				done <- outcome{}
+			if p := recover(); p != nil {
+				b.log.Error().Interface("panic", p).Str("callback_id", cb.View.CallbackID).Msg("form handler panicked")
+				done <- outcome{after: func(ctx context.Context) {
+					r.say(ctx, "⚠️ Your form could not be saved because of an error on our side. Nothing was changed; please try again.")
+				}, key: userKey}
 			}
 		}()
 		resp, after, key := b.handleSubmission(b.workCtx, cb)
 		done <- outcome{resp, after, key}
 	}()
-	timer := time.NewTimer(viewDeadline)
+	// Slack's 3 s run from when the envelope arrived, not from when this goroutine started.
+	timer := time.NewTimer(max(viewDeadline-time.Since(readAt), 0))
 	defer timer.Stop()
 	var o outcome
 	select {
@@ -111,18 +110,36 @@ func (b *Bot) submitForm(envelopeID string, cb slack.InteractionCallback) {
 		b.log.Warn().Str("callback_id", cb.View.CallbackID).Msg("form took too long; acked without a response")
 		b.ack(envelopeID, nil)
 		o = <-done
-		if o.resp != nil && o.resp.ResponseAction == slack.RAErrors {
-			r := replier{b: b, user: domain.UserID(cb.User.ID)}
-			var msgs []string
-			for _, m := range o.resp.Errors {
-				msgs = append(msgs, m)
+		if o.resp != nil {
+			// The modal is closed, so what the ack would have shown goes by DM instead.
+			msg := "⚠️ Your form took too long to check, and nothing was saved. Please open it again."
+			if o.resp.ResponseAction == slack.RAErrors {
+				var msgs []string
+				for _, m := range o.resp.Errors {
+					msgs = append(msgs, m)
+				}
+				sort.Strings(msgs)
+				msg = "⚠️ Your form could not be saved: " + esc(strings.Join(msgs, "; ")) + " Nothing was changed; please try again."
 			}
-			r.say(b.workCtx, "⚠️ Your form could not be saved: "+esc(strings.Join(msgs, "; "))+" Nothing was changed; please try again.")
+			o.after, o.key = func(ctx context.Context) { r.say(ctx, msg) }, userKey
 		}
 	}
 	if o.after != nil {
 		b.later(b.workCtx, o.key, "form_follow_up", o.after)
 	}
+}
+
+// formSlotWait is how long a form waits for a free slot before being told to try again.
+const formSlotWait = 500 * time.Millisecond
+
+// busyResponse keeps the modal open with a note on its first input.
+func busyResponse(cb slack.InteractionCallback) *slack.ViewSubmissionResponse {
+	for _, blk := range cb.View.Blocks.BlockSet {
+		if in, ok := blk.(*slack.InputBlock); ok && in.BlockID != "" {
+			return slack.NewErrorsViewSubmissionResponse(map[string]string{in.BlockID: "workbot is very busy right now; please submit again."})
+		}
+	}
+	return nil
 }
 
 func metaItem(meta string) (domain.ItemID, bool) {

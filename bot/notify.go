@@ -111,16 +111,17 @@ func (b *Bot) announce(ctx context.Context, res domain.Result) {
 	}
 	// One item's message and thread are written under its lock: the form that created the item and a
 	// command on it can run on different workers, and must not both post a first message.
-	unlock := b.lockItem(res.Item.ID)
-	ref := b.upsertItemMessage(ctx, res.Item.ID)
-	for _, e := range res.Events {
-		if ref.TS != "" && e.Type != domain.EventCreated {
-			if _, err := b.out.post(ctx, ref.Channel, ref.TS, eventLine(e, b.policy), nil); err != nil {
-				b.log.Warn().Err(err).Str("item", res.Item.Key).Msg("thread log failed")
+	func() {
+		defer b.lockItem(res.Item.ID)() // deferred: a panic below must not leave the item locked
+		ref := b.upsertItemMessage(ctx, res.Item.ID)
+		for _, e := range res.Events {
+			if ref.TS != "" && e.Type != domain.EventCreated {
+				if _, err := b.out.post(ctx, ref.Channel, ref.TS, eventLine(e, b.policy), nil); err != nil {
+					b.log.Warn().Err(err).Str("item", res.Item.Key).Msg("thread log failed")
+				}
 			}
 		}
-	}
-	unlock()
+	}()
 	for _, e := range res.Events {
 		b.notifyPeople(ctx, e, res)
 	}

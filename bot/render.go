@@ -379,7 +379,7 @@ func showBlocks(v itemView, events []domain.Event) []slack.Block {
 // handoffDM is what the target (or, with forApproval, an approving lead) sees. While the handoff waits
 // for them it carries their buttons; afterwards the same message shows the outcome instead.
 func handoffDM(h domain.Handoff, it domain.Item, p *domain.Policy, forApproval bool) []slack.Block {
-	hid := strconv.FormatUint(uint64(h.ID), 10)
+	hid := handoffValue(h)
 	var intro string
 	if forApproval {
 		intro = mention(h.RequestedBy) + " wants to hand " + itemRef(it) + " to " + handoffTarget(h) + "."
@@ -467,4 +467,10 @@ func usage() string {
 		"• `/work prefs nudges on|off`, `/work prefs digest on|off`",
 		"• `/work digest` (preview) / `/work digest post` (leads)",
 	}, "\n")
+}
+
+// handoffValue is a handoff button's value: the handoff, and its item so the click can be routed to
+// the item's worker without a database read.
+func handoffValue(h domain.Handoff) string {
+	return strconv.FormatUint(uint64(h.ID), 10) + "|" + strconv.FormatUint(uint64(h.ItemID), 10)
 }
