@@ -208,7 +208,8 @@ func (b *Bot) runDigestSlot(ctx context.Context, now time.Time, catchUp bool) {
 	if !ok {
 		if catchUp {
 			if missed, ok := latestSlot(s.Digest, loc, now, 8*24*time.Hour); ok {
-				if rec, err := b.loadSlot(); err == nil && rec.Slot.Before(missed) {
+				// A fresh install has no record: nothing was missed, it just had not started yet.
+				if rec, err := b.loadSlot(); err == nil && !rec.Slot.IsZero() && rec.Slot.Before(missed) {
 					b.log.Warn().Time("slot", missed).Dur("grace", grace).Msg("a digest slot was missed while workbot was down longer than digest.grace; it is not posted late")
 				}
 			}
