@@ -199,6 +199,20 @@ func moveOptions(it domain.Item, p *domain.Policy) []*slack.OptionBlockObject {
 	return opts
 }
 
+// eventPhrases are the thread lines that need nothing from the event but its actor.
+var eventPhrases = map[domain.EventType]string{
+	domain.EventUnblocked:        "unblocked it",
+	domain.EventRejected:         "rejected it",
+	domain.EventDuplicate:        "closed it as a duplicate",
+	domain.EventHandoffRequested: "asked for a handoff",
+	domain.EventHandoffApproved:  "approved the handoff",
+	domain.EventHandoffRefused:   "refused the handoff",
+	domain.EventHandoffAccepted:  "accepted the handoff",
+	domain.EventHandoffDeclined:  "declined the handoff",
+	domain.EventHandoffCancelled: "cancelled the handoff",
+	domain.EventSnoozed:          "snoozed the stall reminder",
+}
+
 // eventLine is one line of an item's activity thread.
 func eventLine(e domain.Event, p *domain.Policy) string {
 	who := mention(e.Actor)
@@ -230,33 +244,17 @@ func eventLine(e domain.Event, p *domain.Policy) string {
 		s = who + " moved it from " + esc(stageName(p, domain.StageID(before))) + " → " + esc(stageName(p, domain.StageID(after)))
 	case domain.EventBlocked:
 		s = who + " blocked it" // the reason follows as the event's note
-	case domain.EventUnblocked:
-		s = who + " unblocked it"
 	case domain.EventDependencyAdded:
 		_, after := change("depends_on")
 		s = who + " made it depend on " + esc(after)
-	case domain.EventRejected:
-		s = who + " rejected it"
-	case domain.EventDuplicate:
-		s = who + " closed it as a duplicate"
-	case domain.EventHandoffRequested:
-		s = who + " asked for a handoff"
-	case domain.EventHandoffApproved:
-		s = who + " approved the handoff"
-	case domain.EventHandoffRefused:
-		s = who + " refused the handoff"
-	case domain.EventHandoffAccepted:
-		s = who + " accepted the handoff"
-	case domain.EventHandoffDeclined:
-		s = who + " declined the handoff"
-	case domain.EventHandoffCancelled:
-		s = who + " cancelled the handoff"
 	case domain.EventHandoffEscalated:
 		s = "The handoff is still pending; escalated to the leads"
-	case domain.EventSnoozed:
-		s = who + " snoozed the stall reminder"
 	default:
-		s = who + " " + esc(strings.ReplaceAll(string(e.Type), "_", " "))
+		if phrase, ok := eventPhrases[e.Type]; ok {
+			s = who + " " + phrase
+		} else {
+			s = who + " " + esc(strings.ReplaceAll(string(e.Type), "_", " "))
+		}
 	}
 	if e.Note != "" {
 		s += ": " + escCut(oneLine(e.Note), 500)
