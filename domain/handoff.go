@@ -172,7 +172,7 @@ func (s *Service) onHandoff(ctx context.Context, actor UserID, hid HandoffID, ac
 			return err
 		}
 		res = op.result()
-		return nil
+		return s.effects(tx, res)
 	})
 	if err != nil {
 		return Result{}, err
@@ -309,10 +309,21 @@ func (s *Service) EscalateHandoffs(ctx context.Context) ([]Handoff, error) {
 			if err := tx.PutHandoff(due[i]); err != nil {
 				return err
 			}
-			if err := tx.AppendEvent(Event{At: now, Actor: SystemActor, Type: EventHandoffEscalated,
+			ev := Event{At: now, Actor: SystemActor, Type: EventHandoffEscalated,
 				ItemID: due[i].ItemID, Handoff: due[i].ID, Subject: due[i].To,
-				Changes: []Change{{Field: "escalated_at", After: formatTime(now)}}}); err != nil {
+				Changes: []Change{{Field: "escalated_at", After: formatTime(now)}}}
+			if err := tx.AppendEvent(ev); err != nil {
 				return err
+			}
+			if s.Effects != nil {
+				it, err := tx.Item(due[i].ItemID)
+				if err != nil {
+					return err
+				}
+				h := due[i]
+				if err := s.effects(tx, Result{Item: it, Handoff: &h, Events: []Event{ev}}); err != nil {
+					return err
+				}
 			}
 		}
 		escalated = due

@@ -24,6 +24,7 @@ type memState struct {
 	handoffs   map[HandoffID]Handoff
 	people     map[UserID]Person
 	events     []Event
+	effects    []Effect
 	itemSeq    uint64
 	handoffSeq uint64
 	eventSeq   uint64
@@ -51,6 +52,7 @@ func (s memState) clone() memState {
 	}
 	out.handoffs = maps.Clone(s.handoffs)
 	out.people = maps.Clone(s.people)
+	out.effects = slices.Clone(s.effects)
 	out.events = make([]Event, len(s.events))
 	for i, e := range s.events {
 		out.events[i] = cloneEvent(e)
@@ -223,5 +225,15 @@ func (t *memTx) AppendEvent(e Event) error {
 	t.st.eventSeq++
 	e.Seq = t.st.eventSeq
 	t.st.events = append(t.st.events, cloneEvent(e))
+	return nil
+}
+
+func (t *memTx) Enqueue(effects ...Effect) error {
+	for _, e := range effects {
+		if err := ValidEffect(e); err != nil {
+			return err
+		}
+	}
+	t.st.effects = append(t.st.effects, effects...)
 	return nil
 }

@@ -120,12 +120,20 @@ func (s *Service) onItem(ctx context.Context, actor UserID, id ItemID, act Actio
 			return err
 		}
 		res = op.result()
-		return nil
+		return s.effects(tx, res)
 	})
 	if err != nil {
 		return Result{}, err
 	}
 	return res, nil
+}
+
+// effects hands a staged result to the Effects hook, inside its transaction.
+func (s *Service) effects(tx Tx, res Result) error {
+	if s.Effects == nil {
+		return nil
+	}
+	return s.Effects(tx, res)
 }
 
 func stageName(st Stage) string {
@@ -284,7 +292,7 @@ func (s *Service) Create(ctx context.Context, actor UserID, in NewItem) (Result,
 			return err
 		}
 		res = Result{Item: it, Events: []Event{ev}}
-		return nil
+		return s.effects(tx, res)
 	})
 	if err != nil {
 		return Result{}, err
@@ -804,8 +812,11 @@ func formatTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-// MarkNudged records, as SystemActor, that the assignee was nudged in the current stage. It does not
-// count as activity. Returns ENOTFOUND and ECONFLICT (closed item).
+// MarkNudged records, as SystemActor, that the assignee is nudged in the current stage. It does not
+// count as activity. Whether a nudge is wanted is decided again inside the transaction: the sweep
+// that found the item read it earlier, and the item may have moved on since, in which case stamping
+// it would swallow the nudge its new stage will need. Returns ENOTFOUND and ECONFLICT (closed, or no
+// nudge wanted any more).
 func (s *Service) MarkNudged(ctx context.Context, id ItemID) (Result, error) {
 	now, err := s.ready()
 	if err != nil {
@@ -820,6 +831,9 @@ func (s *Service) MarkNudged(ctx context.Context, id ItemID) (Result, error) {
 		if !it.Open() {
 			return Errorf(ECONFLICT, "%s is already %s.", s.Policy.keyOf(&it), closedPhrase(it.Resolution))
 		}
+		if !s.Policy.NudgeWanted(it, now) {
+			return Errorf(ECONFLICT, "%s needs no nudge now.", s.Policy.keyOf(&it))
+		}
 		op := &itemOp{s: s, tx: tx, actor: SystemActor, now: now, before: it, it: it, quiet: true}
 		op.record(Event{Type: EventNudged, Subject: it.Assignee, Changes: []Change{
 			{Field: "nudged_at", Before: formatTime(it.NudgedAt), After: formatTime(now)},
@@ -829,7 +843,7 @@ func (s *Service) MarkNudged(ctx context.Context, id ItemID) (Result, error) {
 			return err
 		}
 		res = op.result()
-		return nil
+		return s.effects(tx, res)
 	})
 	if err != nil {
 		return Result{}, err
@@ -869,11 +883,12 @@ func (s *Service) onPerson(ctx context.Context, actor, user UserID, act Action, 
 		if err := tx.PutPerson(person); err != nil {
 			return err
 		}
-		if err := tx.AppendEvent(Event{At: now, Actor: actor, Type: typ, Subject: user, Changes: changes}); err != nil {
+		ev := Event{At: now, Actor: actor, Type: typ, Subject: user, Changes: changes}
+		if err := tx.AppendEvent(ev); err != nil {
 			return err
 		}
 		out = person
-		return nil
+		return s.effects(tx, Result{Person: &person, Events: []Event{ev}})
 	})
 	if err != nil {
 		return Person{}, err

@@ -656,7 +656,7 @@ func TestWIPLimitWarning(t *testing.T) {
 func TestStageChangeResetsNudge(t *testing.T) {
 	env := newOpsEnv(t)
 	it := env.createIn("x", "in_progress", opDev1)
-	env.advance(time.Hour)
+	env.advanceUntilNudge(it)
 	res := env.must(env.svc.MarkNudged(bg, it.ID))
 	if res.Item.NudgedAt != env.now || res.Item.LastActivityAt != it.LastActivityAt || res.Item.Version != it.Version+1 {
 		t.Errorf("nudged %+v", res.Item)
@@ -673,6 +673,35 @@ func TestStageChangeResetsNudge(t *testing.T) {
 	closed := env.createIn("y", "done", opDev1)
 	env.refuses(ECONFLICT, func() error { return errOf(env.svc.MarkNudged(bg, closed.ID)) })
 	env.refuses(ENOTFOUND, func() error { return errOf(env.svc.MarkNudged(bg, 99)) })
+}
+
+// advanceUntilNudge moves the clock to the first hour at which it wants a nudge.
+func (env *opsEnv) advanceUntilNudge(it Item) {
+	env.t.Helper()
+	for range 24 * 60 {
+		if env.svc.Policy.NudgeWanted(it, env.now) {
+			return
+		}
+		env.advance(time.Hour)
+	}
+	env.t.Fatalf("%s never wanted a nudge", it.Key)
+}
+
+// The sweep reads items, then marks each nudged in a later transaction. An item that moved on in
+// between must not be stamped, or the nudge its new stage needs would never come.
+func TestMarkNudgedRechecksTheItem(t *testing.T) {
+	env := newOpsEnv(t)
+	it := env.createIn("x", "in_progress", opDev1)
+	env.advanceUntilNudge(it)
+	env.must(env.svc.Move(bg, opDev1, it.ID, "review"))
+	env.refuses(ECONFLICT, func() error { return errOf(env.svc.MarkNudged(bg, it.ID)) })
+	now, err := env.svc.Item(bg, it.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !now.NudgedAt.IsZero() {
+		t.Errorf("a nudge was stamped on the new stage: %v", now.NudgedAt)
+	}
 }
 
 func TestBlockAndUnblock(t *testing.T) {

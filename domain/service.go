@@ -9,6 +9,11 @@ type Service struct {
 	Store  Store
 	Policy *Policy
 	Now    func() time.Time // injected clock; never time.Now directly
+	// Effects, when set, runs inside the write transaction of every operation that changes state,
+	// after the change is staged, with the operation's result. What it enqueues (tx.Enqueue) commits
+	// with the change, so the announcements a change owes are as durable as the change. An error
+	// aborts the operation. Like the rest of the transaction it may run more than once.
+	Effects func(tx Tx, res Result) error
 }
 
 // NewItem is the intake form.
@@ -71,8 +76,10 @@ type AssignPreview struct {
 // Result is what a committed operation returns: the item after the change, the events appended and
 // any warnings.
 type Result struct {
-	Item     Item
-	Handoff  *Handoff
+	Item    Item
+	Handoff *Handoff
+	// Person is set by operations on a person (capacity, away, preferences); Item is then zero.
+	Person   *Person
 	Events   []Event
 	Warnings []Warning
 }

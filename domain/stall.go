@@ -143,6 +143,26 @@ func stageClockStart(it *Item) time.Time {
 // open and assigned, its stage has a StallAfter, the stage clock (as in StallOf) has run for at least
 // NudgeRatio·StallAfter but not past StallAfter, nobody nudged since the item entered the stage, and it
 // is not snoozed. A NudgeRatio of 0 or less disables nudges.
+// NudgeWanted says whether the assignee should be nudged now: the item nears its stage's stall
+// threshold (NudgeDue), or it already passed it without a nudge in this stage, which happens when
+// nothing looked while it neared the threshold (the bot was down). A late nudge still gives the
+// person a chance before leadership hears of the stall.
+func (p *Policy) NudgeWanted(it Item, now time.Time) bool {
+	if p.NudgeDue(it, now) {
+		return true
+	}
+	if p.NudgeRatio <= 0 || it.Assignee == "" || NudgedInStage(it) {
+		return false
+	}
+	s, ok := p.StallOf(it, 0, nil, now)
+	return ok && s.Reason == StallStage
+}
+
+// NudgedInStage reports whether the assignee was nudged since the item entered its current stage.
+func NudgedInStage(it Item) bool {
+	return !it.NudgedAt.IsZero() && !it.NudgedAt.Before(it.StageEnteredAt)
+}
+
 func (p *Policy) NudgeDue(it Item, now time.Time) bool {
 	if !it.Open() || it.Assignee == "" || p.NudgeRatio <= 0 || now.Before(it.SnoozedUntil) {
 		return false
@@ -151,7 +171,7 @@ func (p *Policy) NudgeDue(it Item, now time.Time) bool {
 	if !ok || stage.StallAfter <= 0 {
 		return false
 	}
-	if !it.NudgedAt.IsZero() && !it.NudgedAt.Before(it.StageEnteredAt) {
+	if NudgedInStage(it) {
 		return false
 	}
 	since := stageClockStart(&it)

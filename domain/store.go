@@ -63,4 +63,7 @@ type Tx interface {
 	PutPerson(p Person) error
 	// AppendEvent appends an audit event; the store assigns Seq. Events are never changed or removed.
 	AppendEvent(e Event) error
+	// Enqueue adds effects to the outbox, in order, committed with the rest of the transaction.
+	// Returns EINVALID for an effect ValidEffect refuses.
+	Enqueue(effects ...Effect) error
 }

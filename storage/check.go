@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
+
+	"workbot/domain"
 )
 
 // maxProblems bounds a report: past this many, a file is damaged enough that more lines do not help.
@@ -112,7 +114,7 @@ func checkRecords(tx *bolt.Tx, p *problems) {
 		p.addf("schema version is %d, want %d", v, SchemaVersion)
 		return
 	}
-	all := append(append([][]byte{}, v1Buckets...), bucketByRequester)
+	all := append(append([][]byte{}, v1Buckets...), bucketByRequester, bucketOutbox, bucketOutboxPending)
 	missing := false
 	for _, name := range all {
 		if tx.Bucket(name) == nil {
@@ -127,6 +129,37 @@ func checkRecords(tx *bolt.Tx, p *problems) {
 	checkHandoffs(tx, p)
 	checkPeople(tx, p)
 	checkEvents(tx, p)
+	checkOutbox(tx, p)
+}
+
+// checkOutbox: every entry decodes, and an entry is in outbox_pending, with the lanes it was
+// enqueued with, exactly when it is unfinished.
+func checkOutbox(tx *bolt.Tx, p *problems) {
+	box, pending := tx.Bucket(bucketOutbox), tx.Bucket(bucketOutboxPending)
+	c := box.Cursor()
+	for k, v := c.First(); k != nil && !p.full(); k, v = c.Next() {
+		id, ok := keySeq(k)
+		r, err := decodeOutbox(v)
+		if !ok || err != nil {
+			p.addf("outbox/%x: %v", k, err)
+			continue
+		}
+		lanes := pending.Get(k)
+		switch unfinished := r.State == uint64(domain.OutboxPending); {
+		case unfinished && lanes == nil:
+			p.addf("outbox/%d is unfinished but not in outbox_pending", id)
+		case !unfinished && lanes != nil:
+			p.addf("outbox/%d is finished but still in outbox_pending", id)
+		case lanes != nil && !bytes.Equal(lanes, encodeLanes(r.Key, r.Channel)):
+			p.addf("outbox_pending/%d has lanes that differ from its entry", id)
+		}
+	}
+	c = pending.Cursor()
+	for k, _ := c.First(); k != nil && !p.full(); k, _ = c.Next() {
+		if box.Get(k) == nil {
+			p.addf("outbox_pending/%x has no entry", k)
+		}
+	}
 }
 
 func checkItems(tx *bolt.Tx, p *problems) {

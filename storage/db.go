@@ -54,6 +54,7 @@ type DB struct {
 	// writers counts Updates in progress. A lone writer commits at once instead of waiting
 	// MaxBatchDelay for company that is not coming; only when writers overlap is the batch worth it.
 	writers atomic.Int64
+	claims  claims
 }
 
 var _ domain.Store = (*DB)(nil)

@@ -21,6 +21,8 @@ var (
 	bucketEventsByTime   = []byte("events_by_time")
 	bucketEventsByItem   = []byte("events_by_item")
 	bucketKV             = []byte("kv")
+	bucketOutbox         = []byte("outbox")
+	bucketOutboxPending  = []byte("outbox_pending")
 	keySchemaVersion     = []byte("schema_version")
 )
 

@@ -22,6 +22,7 @@ type migration struct {
 var migrations = []migration{
 	{1, "initial layout", migrateInitialLayout},
 	{2, "index items by requester", migrateRequesterIndex},
+	{3, "the outbox of Slack side effects", migrateOutbox},
 }
 
 // SchemaVersion is the schema this build writes.
@@ -36,6 +37,17 @@ var v1Buckets = [][]byte{
 
 func migrateInitialLayout(tx *bolt.Tx) error {
 	for _, name := range v1Buckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// migrateOutbox adds the outbox and its index of unfinished entries. Nothing is owed yet: effects of
+// changes made before this version were announced, or lost, by the bot of their time.
+func migrateOutbox(tx *bolt.Tx) error {
+	for _, name := range [][]byte{bucketOutbox, bucketOutboxPending} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}

@@ -1,0 +1,36 @@
+package bot
+
+import (
+	"context"
+	"time"
+
+	"workbot/domain"
+)
+
+// Store is everything the bot keeps, declared here so the bot depends on no particular store: the
+// domain's state, the outbox of Slack side effects, and the bot's own small state (message
+// references, digest slots and snapshots, markers). cmd wires in the bbolt file or PostgreSQL.
+type Store interface {
+	domain.Store
+
+	// UpdateState runs fn in one write transaction over the bot's state and the outbox. fn may run
+	// more than once.
+	UpdateState(ctx context.Context, fn func(domain.StateTx) error) error
+	// ViewState runs fn on a read-only snapshot of the bot's state and the outbox.
+	ViewState(ctx context.Context, fn func(domain.StateReader) error) error
+
+	// ClaimEffects returns up to max outbox entries that are ready for delivery, oldest first:
+	// unfinished, not held by another live claim, and with no earlier unfinished entry sharing their
+	// Key or Channel. owner holds them until it finishes (StateTx.FinishEffect) or releases them, or
+	// until lease has passed; an owner that dies therefore releases its claims by expiry.
+	ClaimEffects(ctx context.Context, owner string, max int, lease time.Duration) ([]domain.OutboxEntry, error)
+	// ReleaseEffect gives up owner's claim on an unfinished entry (at shutdown, say).
+	ReleaseEffect(ctx context.Context, owner string, id uint64) error
+	// MarkAttempt durably records, before the call, that a delivery that may take effect starts at
+	// at, so that whoever delivers the entry next looks for its result before acting again.
+	MarkAttempt(ctx context.Context, id uint64, at time.Time) error
+	// OutboxStats reports the number of unfinished entries and when the oldest was enqueued.
+	OutboxStats(ctx context.Context) (pending int, oldest time.Time, err error)
+	// PruneOutbox deletes at most limit finished entries enqueued before before, oldest first.
+	PruneOutbox(ctx context.Context, before time.Time, limit int) (int, error)
+}
