@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -25,6 +26,7 @@ type memState struct {
 	people     map[UserID]Person
 	events     []Event
 	effects    []Effect
+	kv         map[string]string
 	itemSeq    uint64
 	handoffSeq uint64
 	eventSeq   uint64
@@ -53,6 +55,7 @@ func (s memState) clone() memState {
 	out.handoffs = maps.Clone(s.handoffs)
 	out.people = maps.Clone(s.people)
 	out.effects = slices.Clone(s.effects)
+	out.kv = maps.Clone(s.kv)
 	out.events = make([]Event, len(s.events))
 	for i, e := range s.events {
 		out.events[i] = cloneEvent(e)
@@ -237,3 +240,43 @@ func (t *memTx) Enqueue(effects ...Effect) error {
 	t.st.effects = append(t.st.effects, effects...)
 	return nil
 }
+
+func (t *memTx) State() StateTx { return memKV{t} }
+
+// memKV is the adapters' state of a memTx, enough for hooks under test.
+type memKV struct{ t *memTx }
+
+func (m memKV) Get(bucket, key string) ([]byte, error) {
+	if v, ok := m.t.st.kv[bucket+"/"+key]; ok {
+		return []byte(v), nil
+	}
+	return nil, nil
+}
+
+func (m memKV) Scan(bucket, prefix string, fn func(string, []byte) bool) error {
+	for _, k := range slices.Sorted(maps.Keys(m.t.st.kv)) {
+		if rest, ok := strings.CutPrefix(k, bucket+"/"); ok && strings.HasPrefix(rest, prefix) && !fn(rest, []byte(m.t.st.kv[k])) {
+			return nil
+		}
+	}
+	return nil
+}
+
+func (m memKV) Effect(uint64) (OutboxEntry, bool, error) { return OutboxEntry{}, false, nil }
+
+func (m memKV) Put(bucket, key string, val []byte) error {
+	if m.t.st.kv == nil {
+		m.t.st.kv = map[string]string{}
+	}
+	m.t.st.kv[bucket+"/"+key] = string(val)
+	return nil
+}
+
+func (m memKV) Delete(bucket, key string) error {
+	delete(m.t.st.kv, bucket+"/"+key)
+	return nil
+}
+
+func (m memKV) Enqueue(effects ...Effect) error { return m.t.Enqueue(effects...) }
+
+func (m memKV) FinishEffect(uint64, OutboxState, OutboxResult) error { return nil }

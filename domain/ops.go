@@ -564,8 +564,26 @@ func overloadMessage(after PersonLoad) string {
 // Assign makes assignee the owner of the item, cancelling any handoff that was waiting, and returns the
 // same warnings as PreviewAssign. Returns ENOTFOUND, EFORBIDDEN (not a lead), ECONFLICT (closed item or
 // already theirs) and EINVALID (Field "assignee").
+//
+// An item still waiting in the initial stage leaves it: a lead who picks an owner has decided the
+// work is going ahead, and its owner must be able to start it. It moves to the triaged stage, still
+// marked untriaged, since nobody set its value or urgency.
 func (s *Service) Assign(ctx context.Context, actor UserID, id ItemID, assignee UserID) (Result, error) {
+	return s.assign(ctx, actor, id, assignee, 0)
+}
+
+// ConfirmAssign is Assign confirmed from an overload warning that was shown for version shown of the
+// item. Returns ECONFLICT when the item changed since: the warning no longer describes it.
+func (s *Service) ConfirmAssign(ctx context.Context, actor UserID, id ItemID, assignee UserID, shown uint64) (Result, error) {
+	return s.assign(ctx, actor, id, assignee, shown)
+}
+
+// shown is the version a confirmation was shown for; 0 when there was none (versions start at 1).
+func (s *Service) assign(ctx context.Context, actor UserID, id ItemID, assignee UserID, shown uint64) (Result, error) {
 	return s.onItem(ctx, actor, id, ActAssign, func(op *itemOp) error {
+		if shown != 0 && op.it.Version != shown {
+			return Errorf(ECONFLICT, "This warning is out of date: %s changed after it was shown. Assign it again to see where it stands now.", op.key())
+		}
 		if err := validAssignee(assignee); err != nil {
 			return err
 		}
@@ -584,8 +602,22 @@ func (s *Service) Assign(ctx context.Context, actor UserID, id ItemID, assignee 
 			{Field: "assignee", Before: string(op.it.Assignee), After: string(assignee)},
 		}})
 		op.it.Assignee = assignee
+		w := &s.Policy.Workflow
+		if op.it.Stage == w.Initial && w.Triaged != w.Initial {
+			if st, ok := w.Stage(w.Triaged); ok {
+				return op.moveTo(st, EventMoved, "assigned straight from "+stageName(mustStage(w, w.Initial)))
+			}
+		}
 		return nil
 	})
+}
+
+// mustStage is the stage with id, or a stage named by its ID when the workflow has none.
+func mustStage(w *Workflow, id StageID) Stage {
+	if st, ok := w.Stage(id); ok {
+		return st
+	}
+	return Stage{ID: id}
 }
 
 // Start moves the item to the workflow's start stage. Returns ENOTFOUND, EFORBIDDEN (not the assignee

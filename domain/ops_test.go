@@ -77,7 +77,8 @@ func (e *opsEnv) createIn(title string, stage StageID, assignee UserID, edit ...
 		"review": {"todo", "in_progress", "review"}, "testing": {"todo", "in_progress", "review", "testing"},
 		"done": {"todo", "in_progress", "done"}, "rejected": {"rejected"},
 	}[stage]
-	if assignee != "" {
+	// Assigning takes an item out of intake, so an item meant to stay there has no owner.
+	if assignee != "" && stage != "intake" {
 		e.must(e.svc.Assign(bg, opLead, it.ID, assignee))
 	}
 	for _, st := range path {
@@ -480,7 +481,7 @@ func TestAssign(t *testing.T) {
 		if res.Item.Assignee != opDev1 || res.Item.Version != it.Version+1 || !hasWarning(res.Warnings, WarnOverload) {
 			t.Errorf("assign %+v", res)
 		}
-		env.checkCommitted(res, EventAssigned)
+		env.checkCommitted(res, EventAssigned, EventMoved) // the item was still in intake
 		if c, _ := changeOf(res.Events[0], "assignee"); c.Before != "" || c.After != string(opDev1) || res.Events[0].Subject != opDev1 {
 			t.Errorf("assigned event %+v", res.Events[0])
 		}
@@ -506,6 +507,36 @@ func TestAssign(t *testing.T) {
 		env.refuses(EINVALID, func() error { return errOf(env.svc.Assign(bg, opLead, it.ID, "")) })
 		env.refuses(EINVALID, func() error { return errOf(env.svc.Assign(bg, opLead, it.ID, SystemActor)) })
 	})
+}
+
+// A lead who assigns an item still in intake has decided it goes ahead: it leaves intake, so its new
+// owner can start it, and history says why it moved.
+func TestAssignTakesAnItemOutOfIntake(t *testing.T) {
+	env := newOpsEnv(t)
+	it := env.create("untriaged")
+	res := env.must(env.svc.Assign(bg, opLead, it.ID, opDev1))
+	if res.Item.Stage != "todo" || res.Item.Triaged || res.Item.Assignee != opDev1 {
+		t.Fatalf("after assign: stage %q, triaged %v, assignee %q", res.Item.Stage, res.Item.Triaged, res.Item.Assignee)
+	}
+	if len(res.Events) != 2 || res.Events[0].Type != EventAssigned || res.Events[1].Type != EventMoved ||
+		!strings.Contains(res.Events[1].Note, "straight from Intake") {
+		t.Errorf("events %+v", res.Events)
+	}
+	env.must(env.svc.Start(bg, opDev1, it.ID))
+}
+
+// An overload warning confirmed after the item changed no longer describes it.
+func TestConfirmAssignRefusesAStaleWarning(t *testing.T) {
+	env := newOpsEnv(t)
+	it := env.createIn("x", "todo", "")
+	shown := it.Version
+	env.must(env.svc.Assign(bg, opLead, it.ID, opDev2))
+	err := env.refuses(ECONFLICT, func() error { return errOf(env.svc.ConfirmAssign(bg, opLead, it.ID, opDev1, shown)) })
+	if !strings.Contains(ErrorMessage(err), "out of date") {
+		t.Errorf("message %q", ErrorMessage(err))
+	}
+	now, _ := env.svc.Item(bg, it.ID)
+	env.must(env.svc.ConfirmAssign(bg, opLead, it.ID, opDev1, now.Version))
 }
 
 // TestMoveEveryTransition tries every ordered pair of default stages through Move.
@@ -611,8 +642,8 @@ func TestStartAndDone(t *testing.T) {
 	})
 	t.Run("ErrConflictStartFromIntake", func(t *testing.T) {
 		env := newOpsEnv(t)
-		it := env.createIn("x", "intake", opDev1)
-		env.refuses(ECONFLICT, func() error { return errOf(env.svc.Start(bg, opDev1, it.ID)) })
+		it := env.createIn("x", "intake", "")
+		env.refuses(ECONFLICT, func() error { return errOf(env.svc.Start(bg, opLead, it.ID)) })
 	})
 	t.Run("ErrConflictStartTwice", func(t *testing.T) {
 		env := newOpsEnv(t)

@@ -66,4 +66,7 @@ type Tx interface {
 	// Enqueue adds effects to the outbox, in order, committed with the rest of the transaction.
 	// Returns EINVALID for an effect ValidEffect refuses.
 	Enqueue(effects ...Effect) error
+	// State is the adapters' own state inside this same transaction, for an Effects hook that must
+	// read or write it together with the change (to coalesce announcements, say).
+	State() StateTx
 }

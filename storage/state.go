@@ -39,6 +39,10 @@ func (s *stateTx) FinishEffect(id uint64, state domain.OutboxState, res domain.O
 	return nil
 }
 
+// State implements domain.Tx. Claims of effects finished through it are dropped when they expire;
+// the bot finishes effects through UpdateState, which drops them at once.
+func (t *txn) State() domain.StateTx { return &stateTx{t: t} }
+
 func (t *txn) scanKV(bucket, prefix string, fn func(key string, val []byte) bool) error {
 	kv := t.btx.Bucket(bucketKV)
 	if kv == nil {
