@@ -45,10 +45,10 @@ func TestOutboxLanesKeepOrder(t *testing.T) {
 	at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	enqueue(t, db,
 		domain.Effect{Kind: "post", Key: "item:1", Channel: "CINTAKE", At: at, Payload: []byte("a")}, // 1
-		domain.Effect{Kind: "thread", Key: "item:1", At: at},                                        // 2: after 1 (key)
-		domain.Effect{Kind: "post", Key: "item:2", Channel: "CINTAKE", At: at},                      // 3: after 1 (channel)
-		domain.Effect{Kind: "dm", Key: "item:3", Channel: "dm:U1", At: at},                          // 4: free
-		domain.Effect{Kind: "home", Key: "home:U1", At: at},                                         // 5: free
+		domain.Effect{Kind: "thread", Key: "item:1", At: at},                                         // 2: after 1 (key)
+		domain.Effect{Kind: "post", Key: "item:2", Channel: "CINTAKE", At: at},                       // 3: after 1 (channel)
+		domain.Effect{Kind: "dm", Key: "item:3", Channel: "dm:U1", At: at},                           // 4: free
+		domain.Effect{Kind: "home", Key: "home:U1", At: at},                                          // 5: free
 	)
 	if got := claimIDs(t, db, "a", 10); !slices.Equal(got, []uint64{1, 4, 5}) {
 		t.Fatalf("first claim = %v, want [1 4 5]", got)
@@ -165,7 +165,9 @@ func TestOutboxEntryLifecycle(t *testing.T) {
 	if got := claimIDs(t, db, "a", 10); !slices.Equal(got, []uint64{2}) {
 		t.Errorf("after prune the pending entry is %v, want [2]", got)
 	}
-	err = db.UpdateState(ctx, func(tx domain.StateTx) error { return tx.FinishEffect(1, domain.OutboxDelivered, domain.OutboxResult{}) })
+	err = db.UpdateState(ctx, func(tx domain.StateTx) error {
+		return tx.FinishEffect(1, domain.OutboxDelivered, domain.OutboxResult{})
+	})
 	if domain.ErrorCode(err) != domain.ENOTFOUND {
 		t.Errorf("finishing a pruned entry = %v, want ENOTFOUND", err)
 	}
