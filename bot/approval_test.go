@@ -88,8 +88,21 @@ func TestDigestOnDemand(t *testing.T) {
 	if n := len(digests(h, cLeads)); n != 0 {
 		t.Fatalf("a preview posted %d digests", n)
 	}
-	contains(t, "post", h.reply(uLead, cGeneral, "digest post"), "Digest posted")
+	contains(t, "post", h.reply(uLead, cGeneral, "digest post"), "Posting the digest", "chart")
 	h.waitFor("the posted digest", func() bool { return len(digests(h, cLeads)) == 1 })
+	// A digest posted by hand carries its chart, as a scheduled one does.
+	h.waitFor("the chart in the digest's thread", func() bool { return len(chartsUnder(h, cLeads, digests(h, cLeads)[0].TS)) == 1 })
+}
+
+// chartsUnder lists the files shared in a message's thread.
+func chartsUnder(h *harness, channel, ts string) []slackfake.File {
+	var files []slackfake.File
+	for _, m := range h.fake.Messages(channel) {
+		if m.ThreadTS == ts {
+			files = append(files, m.Files...)
+		}
+	}
+	return files
 }
 
 // TestPrefsToggleInAppHome: the App Home buttons switch nudges and the morning digest off and on.

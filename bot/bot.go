@@ -2,13 +2,14 @@ package bot
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -17,7 +18,6 @@ import (
 	"github.com/slack-go/slack/socketmode"
 
 	"workbot/domain"
-	"workbot/storage"
 )
 
 // Config is what the bot needs beyond the domain policy.
@@ -45,6 +45,8 @@ type Config struct {
 	Workers int
 	// ShutdownGrace is how long in-flight work may run after a stop is requested (default 20 s).
 	ShutdownGrace time.Duration
+	// Owner names this process in outbox claims (default: a random name); replicas need distinct ones.
+	Owner string
 }
 
 // Bot is the Socket Mode runtime: it reads envelopes, acks them in time, and runs handlers that call the
@@ -53,28 +55,23 @@ type Bot struct {
 	cfg    Config
 	policy *domain.Policy
 	svc    *domain.Service
-	db     *storage.DB
-	api    *slack.Client
+	store  kickingStore
+	api    *webAPI
 	sm     *socketmode.Client
 	out    *outbox
 	log    zerolog.Logger
 	now    func() time.Time
 
-	workCtx    context.Context
-	handlers   []chan job // commands and clicks, by item (or user)
-	announcers []chan job // Slack follow-up after a commit, by item
-	handlerWG  sync.WaitGroup
-	announceWG sync.WaitGroup
-	seen       *dedupe
-	formSlots  chan struct{} // bounds how many forms are validated and committed at once
-
-	// testHookAfterDigestPost runs after a digest post and before it is recorded; returning true
-	// simulates a crash in that window.
-	testHookAfterDigestPost func(channel string) bool
-	testCrashed             atomic.Bool // set by the hook: this bot is "dead" and posts no more digests
-
-	itemLocks sync.Map // domain.ItemID → *sync.Mutex, see lockItem
-	homeLocks sync.Map // domain.UserID → *sync.Mutex, see refreshHome
+	workCtx   context.Context
+	handlers  []chan job // commands and clicks, by item (or user)
+	handlerWG sync.WaitGroup
+	seen      *dedupe
+	formSlots chan struct{} // bounds how many forms are validated and committed at once
+	// modalSlots bounds the commands and clicks that open a modal: they run on their own goroutines,
+	// because a trigger_id lives 3 s and must never wait behind other work.
+	modalSlots chan struct{}
+	// answerSlots bounds the answers sent after a form's ack.
+	answerSlots chan struct{}
 
 	// digestMu serialises digest runs: the start-up catch-up and a tick must not race for one slot.
 	digestMu sync.Mutex
@@ -86,7 +83,7 @@ type job struct {
 }
 
 // New builds a bot on an open store. It makes no network calls.
-func New(cfg Config, db *storage.DB) (*Bot, error) {
+func New(cfg Config, store Store) (*Bot, error) {
 	if cfg.BotToken == "" || cfg.AppToken == "" {
 		return nil, errors.New("bot: both the bot token and the app-level token are required")
 	}
@@ -108,21 +105,54 @@ func New(cfg Config, db *storage.DB) (*Bot, error) {
 	if cfg.ShutdownGrace <= 0 {
 		cfg.ShutdownGrace = 20 * time.Second
 	}
+	if cfg.Owner == "" {
+		cfg.Owner = randomOwner()
+	}
 	api := slack.New(cfg.BotToken, slack.OptionAppLevelToken(cfg.AppToken), slack.OptionAPIURL(cfg.APIURL))
 	b := &Bot{
-		cfg:       cfg,
-		policy:    cfg.Policy,
-		db:        db,
-		api:       api,
-		log:       cfg.Log,
-		now:       cfg.Now,
-		seen:      newDedupe(10 * time.Minute),
-		formSlots: make(chan struct{}, 32),
+		cfg:         cfg,
+		policy:      cfg.Policy,
+		api:         newWebAPI(api, cfg.Log),
+		log:         cfg.Log,
+		now:         cfg.Now,
+		seen:        newDedupe(10 * time.Minute),
+		formSlots:   make(chan struct{}, 32),
+		modalSlots:  make(chan struct{}, 32),
+		answerSlots: make(chan struct{}, 64),
 	}
-	b.svc = &domain.Service{Store: db, Policy: cfg.Policy, Now: cfg.Now}
-	b.out = newOutbox(api, cfg.Log)
+	b.store = kickingStore{Store: store, kick: func() { b.out.kick() }}
+	b.out = newOutbox(b, b.store, cfg.Owner)
+	b.svc = &domain.Service{Store: b.store, Policy: cfg.Policy, Now: cfg.Now, Effects: b.effectsFor}
 	b.sm = socketmode.New(api)
 	return b, nil
+}
+
+func randomOwner() string {
+	var buf [6]byte
+	_, _ = rand.Read(buf[:])
+	return "workbot-" + hex.EncodeToString(buf[:])
+}
+
+// kickingStore wakes the outbox after every commit, since a commit may have queued effects.
+type kickingStore struct {
+	Store
+	kick func()
+}
+
+func (s kickingStore) Update(ctx context.Context, fn func(domain.Tx) error) error {
+	err := s.Store.Update(ctx, fn)
+	if err == nil {
+		s.kick()
+	}
+	return err
+}
+
+func (s kickingStore) UpdateState(ctx context.Context, fn func(domain.StateTx) error) error {
+	err := s.Store.UpdateState(ctx, fn)
+	if err == nil {
+		s.kick()
+	}
+	return err
 }
 
 // Run connects and serves until ctx ends, then lets in-flight work finish (up to ShutdownGrace) and
@@ -134,7 +164,16 @@ func (b *Bot) Run(ctx context.Context) error {
 	defer cancelWork()
 	b.workCtx = workCtx
 	b.handlers = b.startPool(workCtx, &b.handlerWG)
-	b.announcers = b.startPool(workCtx, &b.announceWG)
+
+	// The outbox takes work until the shutdown has let the handlers finish; then it drains.
+	stopClaims := make(chan struct{})
+	outDone := make(chan struct{})
+	go func() {
+		defer close(outDone)
+		b.out.run(workCtx, stopClaims)
+	}()
+	stopOutbox := sync.OnceFunc(func() { close(stopClaims) })
+	defer stopOutbox()
 
 	// The socket, too, outlives the signal: forms being saved must still be able to ack.
 	smCtx, stopSocket := context.WithCancel(context.WithoutCancel(ctx))
@@ -142,12 +181,9 @@ func (b *Bot) Run(ctx context.Context) error {
 	smDone := make(chan error, 1)
 	go func() { smDone <- b.sm.RunContext(smCtx) }()
 
-	if err := b.catchUp(workCtx); err != nil {
-		b.log.Warn().Err(err).Msg("could not post messages for items created while Slack was unreachable")
-	}
 	stopScheduler, err := b.startScheduler(workCtx)
 	if err != nil {
-		return b.shutdown(func() {}, stopSocket, smDone, cancelWork, err)
+		return b.shutdown(func() {}, stopSocket, smDone, cancelWork, stopOutbox, outDone, err)
 	}
 
 	var runErr error
@@ -169,7 +205,7 @@ loop:
 			b.route(ctx, evt)
 		}
 	}
-	return b.shutdown(stopScheduler, stopSocket, smDone, cancelWork, runErr)
+	return b.shutdown(stopScheduler, stopSocket, smDone, cancelWork, stopOutbox, outDone, runErr)
 }
 
 func (b *Bot) startPool(ctx context.Context, wg *sync.WaitGroup) []chan job {
@@ -182,9 +218,10 @@ func (b *Bot) startPool(ctx context.Context, wg *sync.WaitGroup) []chan job {
 	return pool
 }
 
-// shutdown stops taking envelopes, lets handlers, form saves and then announcements finish within the
-// grace, and only then closes the socket, so acks of forms being saved still reach Slack.
-func (b *Bot) shutdown(stopScheduler, stopSocket func(), smDone chan error, cancelWork func(), runErr error) error {
+// shutdown stops taking envelopes, lets the scheduler's job and the handlers finish and the outbox
+// deliver what they queued, all within the grace, and only then closes the socket, so acks of forms
+// being saved still reach Slack. What the outbox could not deliver in time stays in the store.
+func (b *Bot) shutdown(stopScheduler, stopSocket func(), smDone chan error, cancelWork, stopOutbox func(), outDone chan struct{}, runErr error) error {
 	// Envelopes that arrive now are not acked: Slack redelivers events to the next connection, and a
 	// person whose command times out can run it again.
 	stopDrain := make(chan struct{})
@@ -226,14 +263,11 @@ func (b *Bot) shutdown(stopScheduler, stopSocket func(), smDone chan error, canc
 	for _, s := range b.handlers {
 		close(s)
 	}
-	// A stuck handler may still queue an announcement, so the announcers' queues close only once every
-	// handler is done.
-	if waitOrCancel("handlers", b.handlerWG.Wait) {
-		for _, s := range b.announcers {
-			close(s)
-		}
-		waitOrCancel("announcements", b.announceWG.Wait)
-	}
+	waitOrCancel("handlers", b.handlerWG.Wait)
+	// The outbox loop stops taking work; then what is ready is delivered until the grace ends.
+	stopOutbox()
+	<-outDone
+	waitOrCancel("announcements", func() { b.out.drain(b.workCtx, deadline) })
 	stopSocket()
 	select {
 	case <-smDone:
@@ -280,13 +314,22 @@ func (b *Bot) enqueue(key, name string, fn func(ctx context.Context)) bool {
 	}
 }
 
-// later queues Slack-side follow-up (item message, thread, DMs, App Home) on the announcement worker
-// that owns key. Announcements can wait out rate limits without holding up commands and forms.
-func (b *Bot) later(ctx context.Context, key, name string, fn func(ctx context.Context)) {
+// goBounded runs fn on its own goroutine, counted as a handler so shutdown waits for it, unless
+// slots are all taken; then it reports false.
+func (b *Bot) goBounded(slots chan struct{}, name string, fn func(ctx context.Context)) bool {
 	select {
-	case shardOf(b.announcers, key) <- job{name: name, run: fn}:
-	case <-ctx.Done():
+	case slots <- struct{}{}:
+	default:
+		b.log.Warn().Str("job", name).Msg("too much at once; refusing the envelope")
+		return false
 	}
+	b.handlerWG.Add(1)
+	go func() {
+		defer b.handlerWG.Done()
+		defer func() { <-slots }()
+		b.runJob(b.workCtx, job{name: name, run: fn})
+	}()
+	return true
 }
 
 // replyBusy tells someone their envelope was refused because the bot is overloaded; off the reader.
@@ -298,11 +341,6 @@ func (b *Bot) replyBusy(r replier) {
 		defer cancel()
 		r.say(ctx, "⚠️ workbot is very busy right now and could not take that. Please try again in a moment.")
 	}()
-}
-
-// announceLater is announce on the item's announcement worker.
-func (b *Bot) announceLater(ctx context.Context, res domain.Result) {
-	b.later(ctx, itemKey(res.Item.ID), "announce", func(ctx context.Context) { b.announce(ctx, res) })
 }
 
 // ack acknowledges an envelope without ever blocking the reader for long: slack-go's Ack blocks while
@@ -341,7 +379,14 @@ func (b *Bot) route(ctx context.Context, evt socketmode.Event) {
 			return
 		}
 		b.ack(evt.Request.EnvelopeID, nil)
-		if !b.enqueue(commandKey(cmd), "command", func(ctx context.Context) { b.handleCommand(ctx, cmd) }) {
+		run := func(ctx context.Context) { b.handleCommand(ctx, cmd) }
+		var taken bool
+		if commandOpensModal(cmd) {
+			taken = b.goBounded(b.modalSlots, "command_modal", run)
+		} else {
+			taken = b.enqueue(commandKey(cmd), "command", run)
+		}
+		if !taken {
 			b.replyBusy(replier{b: b, user: domain.UserID(cmd.UserID), channel: cmd.ChannelID, responseURL: cmd.ResponseURL})
 		}
 	case socketmode.EventTypeInteractive:
@@ -422,36 +467,50 @@ func (b *Bot) routeEvent(ctx context.Context, ev slackevents.EventsAPIEvent) {
 			return
 		}
 		user := domain.UserID(inner.User)
-		b.enqueue("user:"+inner.User, "home", func(ctx context.Context) { b.refreshHome(ctx, user) })
+		b.enqueue("user:"+inner.User, "home", func(ctx context.Context) { b.queueHome(ctx, user) })
 	default:
 		b.log.Debug().Str("type", ev.InnerEvent.Type).Msg("event ignored")
 	}
 }
 
-// dedupe remembers event IDs for a window, as Slack redelivers unacked events for several minutes.
+// dedupe remembers event IDs for a window, as Slack redelivers unacked events for several minutes. It
+// keeps two generations: IDs move to the old one when the window turns and are dropped a window later,
+// so memory stays bounded by the events of two windows and no call sweeps the whole map.
 type dedupe struct {
-	mu     sync.Mutex
-	window time.Duration
-	seen   map[string]time.Time
+	mu        sync.Mutex
+	window    time.Duration
+	since     time.Time // when cur started
+	cur, prev map[string]struct{}
 }
 
 func newDedupe(window time.Duration) *dedupe {
-	return &dedupe{window: window, seen: map[string]time.Time{}}
+	return &dedupe{window: window, cur: map[string]struct{}{}, prev: map[string]struct{}{}}
 }
 
 func (d *dedupe) seenBefore(id string, now time.Time) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if len(d.seen) > 10000 {
-		for k, t := range d.seen {
-			if now.Sub(t) > d.window {
-				delete(d.seen, k)
-			}
-		}
+	switch age := now.Sub(d.since); {
+	case d.since.IsZero():
+		d.since = now
+	case age >= 2*d.window:
+		d.prev, d.cur, d.since = map[string]struct{}{}, map[string]struct{}{}, now
+	case age >= d.window:
+		d.prev, d.cur, d.since = d.cur, map[string]struct{}{}, now
 	}
-	if t, ok := d.seen[id]; ok && now.Sub(t) <= d.window {
+	if _, ok := d.cur[id]; ok {
 		return true
 	}
-	d.seen[id] = now
+	if _, ok := d.prev[id]; ok {
+		return true
+	}
+	d.cur[id] = struct{}{}
 	return false
+}
+
+// size is how many IDs are remembered; for tests.
+func (d *dedupe) size() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.cur) + len(d.prev)
 }

@@ -3,6 +3,7 @@ package bot
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"image/color"
 	"strconv"
@@ -111,7 +112,7 @@ func digestChartPNG(loads []domain.PersonLoad, days []domain.Date, samples []map
 // renderChart draws the chart for a digest; nil when drawing fails, because the digest goes out anyway.
 func (b *Bot) renderChart(ctx context.Context, d domain.Digest, now time.Time) []byte {
 	from := b.policy.Calendar.Today(now).AddDays(-14)
-	days, samples := b.wipSeries(from)
+	days, samples := b.wipSeries(ctx, from)
 	png, err := digestChartPNG(d.Loads, days, samples, b.policy)
 	if err != nil {
 		b.log.Warn().Err(err).Msg("digest chart failed; posting the digest without it")
@@ -120,23 +121,91 @@ func (b *Bot) renderChart(ctx context.Context, d domain.Digest, now time.Time) [
 	return png
 }
 
-// uploadChart shares the chart in the digest's thread with the files upload v2 flow. A failure is
-// logged and costs only the picture.
-func (b *Bot) uploadChart(ctx context.Context, channel, threadTS string, png []byte) {
-	// Only a 429 is retried: a retry after a failed completion could share the chart twice.
-	err := b.out.do(ctx, "files.upload", retryRateLimit, func(ctx context.Context) error {
-		_, err := b.api.UploadFileContext(ctx, slack.UploadFileParameters{
-			Reader:          bytes.NewReader(png),
-			FileSize:        len(png),
-			Filename:        "workbot-digest.png",
-			Title:           "Load and WIP",
-			AltTxt:          "Bar chart of load against capacity per person, and a line chart of open items per stage",
-			Channel:         channel,
-			ThreadTimestamp: threadTS,
-		})
-		return err
-	})
-	if err != nil {
-		b.log.Warn().Err(err).Str("channel", channel).Str("bytes", strconv.Itoa(len(png))).Msg("chart upload failed; the digest was posted without it")
+// chart shares the digest's chart in the digest's thread with the files upload v2 flow, once: an
+// upload whose outcome is unknown is looked for in the thread, by its file name, before uploading again.
+func (o *outbox) chart(ctx context.Context, e *domain.OutboxEntry, p effect) (outcome, error) {
+	dig, ok := o.b.loadRef(ctx, kvDigestPosts, digestPostKey(p.Slot, p.Channel))
+	if !ok {
+		// The digest comes first in this lane, so it was refused for good.
+		return outcome{}, permanent("its digest was not posted")
 	}
+	channel, thread := dig.Channel, dig.TS
+	name := "workbot-digest-" + entryRef(e) + ".png"
+	if !e.AttemptedAt.IsZero() {
+		ts, ok, err := o.findFile(ctx, e, channel, thread, name)
+		if err != nil {
+			return outcome{}, fmt.Errorf("looking for an earlier upload: %w", err)
+		}
+		if ok {
+			return delivered(channel, ts), nil
+		}
+	}
+	if err := o.store.MarkAttempt(ctx, e.ID, time.Now()); err != nil {
+		return outcome{}, err
+	}
+	if e.AttemptedAt.IsZero() {
+		e.AttemptedAt = time.Now()
+	}
+	_, err := o.b.api.api.UploadFileContext(ctx, slack.UploadFileParameters{
+		Reader:          bytes.NewReader(p.PNG),
+		FileSize:        len(p.PNG),
+		Filename:        name,
+		Title:           "Load and WIP",
+		AltTxt:          "Bar chart of load against capacity per person, and a line chart of open items per stage",
+		Channel:         channel,
+		ThreadTimestamp: thread,
+	})
+	if err != nil && definitelyNotDone(err) {
+		e.AttemptedAt = time.Time{}
+	}
+	return delivered(channel, thread), err
+}
+
+// findFile looks in a thread for a file the bot shared under name since e's first attempt.
+func (o *outbox) findFile(ctx context.Context, e *domain.OutboxEntry, channel, thread, name string) (string, bool, error) {
+	oldest := strconv.FormatInt(e.AttemptedAt.Add(-historySlack).Unix(), 10) + ".000000"
+	cursor := ""
+	for range historyPages {
+		msgs, more, next, err := o.b.api.api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+			ChannelID: channel, Timestamp: thread, Oldest: oldest, Limit: 200, Cursor: cursor,
+		})
+		if err != nil {
+			return "", false, err
+		}
+		for _, m := range msgs {
+			for _, f := range m.Files {
+				if f.Name == name {
+					return m.Timestamp, true, nil
+				}
+			}
+		}
+		if !more || next == "" {
+			return "", false, nil
+		}
+		cursor = next
+	}
+	return "", false, nil
+}
+
+const kvWIPSamples = "wip_samples" // date → open items per stage
+
+// wipSeries reads the stored samples since from, oldest first (keys are ISO dates, which sort by day).
+func (b *Bot) wipSeries(ctx context.Context, from domain.Date) ([]domain.Date, []map[domain.StageID]int) {
+	var days []domain.Date
+	var samples []map[domain.StageID]int
+	_ = b.store.ViewState(ctx, func(tx domain.StateReader) error {
+		return tx.Scan(kvWIPSamples, "", func(key string, val []byte) bool {
+			d, err := domain.ParseDate(key)
+			if err != nil || d.Before(from) {
+				return true
+			}
+			var m map[domain.StageID]int
+			if json.Unmarshal(val, &m) == nil {
+				days = append(days, d)
+				samples = append(samples, m)
+			}
+			return true
+		})
+	})
+	return days, samples
 }

@@ -31,7 +31,7 @@ func (r replier) say(ctx context.Context, text string, blocks ...slack.Block) {
 		if len(blocks) > 0 {
 			msg.Blocks = &slack.Blocks{BlockSet: blocks}
 		}
-		err := r.b.out.do(ctx, "response_url", retryPost, func(ctx context.Context) error {
+		err := r.b.api.do(ctx, "response_url", retryPost, func(ctx context.Context) error {
 			return slack.PostWebhookContext(ctx, r.responseURL, msg)
 		})
 		if err == nil {
@@ -39,7 +39,30 @@ func (r replier) say(ctx context.Context, text string, blocks ...slack.Block) {
 		}
 		r.b.log.Warn().Err(err).Msg("response_url failed; answering by DM")
 	}
-	r.b.dm(ctx, r.user, text, blocks)
+	r.b.answerByDM(ctx, r.user, text, blocks)
+}
+
+// answerByDM sends an answer as a DM, when there is no response_url or it failed. An answer is not an
+// announcement: it is not owed after a crash, so it skips the outbox.
+func (b *Bot) answerByDM(ctx context.Context, user domain.UserID, text string, blocks []slack.Block) {
+	ch, err := b.out.imChannel(ctx, user)
+	if err == nil {
+		_, err = b.api.post(ctx, ch, text, blocks)
+	}
+	if err != nil {
+		b.log.Warn().Err(err).Str("user", string(user)).Msg("could not answer by DM")
+	}
+}
+
+// commandOpensModal says whether a command's first job is to open a modal, whose trigger_id expires
+// in 3 s: such commands run on their own goroutines rather than queue behind other work.
+func commandOpensModal(cmd slack.SlashCommand) bool {
+	sub, _, _ := strings.Cut(strings.TrimSpace(cmd.Text), " ")
+	switch strings.ToLower(sub) {
+	case "request", "new", "prioritise", "prioritize", "triage-item":
+		return true
+	}
+	return false
 }
 
 // fail answers with the user-facing message of an error; internal errors are logged, not shown.
@@ -72,8 +95,9 @@ func (b *Bot) handleCommand(ctx context.Context, cmd slack.SlashCommand) {
 	case "help", "?":
 		r.say(ctx, usage())
 	case "request", "new":
-		title := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(cmd.Text), args[0]))
-		b.openModal(ctx, r, cmd.TriggerID, intakeModal(title, b.policy))
+		text := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(cmd.Text), args[0]))
+		title, details := titleAndDetails(text)
+		b.openModal(ctx, r, cmd.TriggerID, intakeModal(title, details, b.policy))
 	case "show":
 		b.cmdShow(ctx, r, rest)
 	case "mine":
@@ -104,7 +128,7 @@ func (b *Bot) handleCommand(ctx context.Context, cmd slack.SlashCommand) {
 				r.say(ctx, "⚠️ "+esc(cut(more[0], 40))+" is not a person. Mention them: `/work assign KEY @name`.")
 				return
 			}
-			b.assignWithCheck(ctx, r, actor, id, user, false)
+			b.assignWithCheck(ctx, r, actor, id, user, 0)
 		})
 	case "start":
 		b.withItem(ctx, r, rest, 1, "/work start KEY", func(id domain.ItemID, _ []string) {
@@ -247,12 +271,13 @@ func (b *Bot) apply(ctx context.Context, r replier, op func() (domain.Result, er
 		msg += "\n⚠️ " + esc(w.Message)
 	}
 	r.say(ctx, msg)
-	b.announceLater(ctx, res)
 }
 
-// assignWithCheck assigns, but first shows the overload warning and the suggestion unless confirmed.
-func (b *Bot) assignWithCheck(ctx context.Context, r replier, actor domain.UserID, id domain.ItemID, user domain.UserID, confirmed bool) {
-	if !confirmed {
+// assignWithCheck assigns, but first shows the overload warning and the suggestion. A confirmation from
+// that warning carries the item version it was shown for (confirmed != 0), and is refused once the item
+// has changed.
+func (b *Bot) assignWithCheck(ctx context.Context, r replier, actor domain.UserID, id domain.ItemID, user domain.UserID, confirmed uint64) {
+	if confirmed == 0 {
 		pv, err := b.svc.PreviewAssign(ctx, actor, id, user)
 		if err != nil {
 			r.fail(ctx, err)
@@ -263,7 +288,7 @@ func (b *Bot) assignWithCheck(ctx context.Context, r replier, actor domain.UserI
 			return
 		}
 	}
-	b.apply(ctx, r, func() (domain.Result, error) { return b.svc.Assign(ctx, actor, id, user) }, "Assigned to "+mention(user))
+	b.apply(ctx, r, func() (domain.Result, error) { return b.svc.ConfirmAssign(ctx, actor, id, user, confirmed) }, "Assigned to "+mention(user))
 }
 
 func hasWarning(ws []domain.Warning, code string) bool {
@@ -275,18 +300,24 @@ func hasWarning(ws []domain.Warning, code string) bool {
 	return false
 }
 
-// overloadBlocks is the ephemeral warning with buttons to go ahead or take the suggestion.
+// assignValue is a confirmation button's value: the item, the person and the item version the
+// warning describes.
+func assignValue(it domain.Item, user domain.UserID) string {
+	return strconv.FormatUint(uint64(it.ID), 10) + "|" + string(user) + "|" + strconv.FormatUint(it.Version, 10)
+}
+
+// overloadBlocks is the ephemeral warning with buttons to go ahead or take the suggestion. The two
+// buttons have their own action_ids: Slack refuses a block whose elements share one.
 func overloadBlocks(pv domain.AssignPreview) []slack.Block {
-	id := strconv.FormatUint(uint64(pv.Item.ID), 10)
 	var lines []string
 	for _, w := range pv.Warnings {
 		lines = append(lines, "⚠️ "+esc(w.Message))
 	}
 	lines = append(lines, mention(pv.Assignee.Person.ID)+" would carry "+strconv.Itoa(pv.After.Load)+" of "+strconv.Itoa(pv.After.Capacity)+" pts.")
-	els := []slack.BlockElement{danger(button(ActionAssignConfirm, id+"|"+string(pv.Assignee.Person.ID), "Assign anyway"))}
+	els := []slack.BlockElement{danger(button(ActionAssignConfirm, assignValue(pv.Item, pv.Assignee.Person.ID), "Assign anyway"))}
 	if s := pv.Suggestion; s != nil {
 		lines = append(lines, "💡 "+mention(s.Person.ID)+" has room: "+strconv.Itoa(s.Load)+"/"+strconv.Itoa(s.Capacity)+" pts.")
-		els = append(els, primary(button(ActionAssignConfirm, id+"|"+string(s.Person.ID), "Assign suggested")))
+		els = append(els, primary(button(ActionAssignSuggested, assignValue(pv.Item, s.Person.ID), "Assign suggested")))
 	}
 	return []slack.Block{section(itemRef(pv.Item)), section(strings.Join(lines, "\n")), actions("assign_confirm", els...)}
 }
@@ -296,7 +327,7 @@ func (b *Bot) openModal(ctx context.Context, r replier, triggerID string, view s
 		r.say(ctx, "⚠️ Slack did not send a way to open the form; please try again.")
 		return
 	}
-	if _, err := b.out.openView(ctx, triggerID, view); err != nil {
+	if _, err := b.api.openView(ctx, triggerID, view); err != nil {
 		b.log.Warn().Err(err).Str("callback_id", view.CallbackID).Msg("views.open failed")
 		r.say(ctx, "⚠️ I could not open the form in time. Please try again.")
 	}
@@ -349,7 +380,7 @@ func (b *Bot) cmdList(ctx context.Context, r replier, args []string) {
 		items []domain.Item
 		title = "Open items by priority"
 	)
-	err := b.db.View(ctx, func(tx domain.ReadTx) error {
+	err := b.store.View(ctx, func(tx domain.ReadTx) error {
 		keep := func(it domain.Item) bool { items = append(items, it); return true }
 		switch {
 		case filter == "":
@@ -388,7 +419,7 @@ func (b *Bot) cmdTriage(ctx context.Context, r replier) {
 		return
 	}
 	var items []domain.Item
-	err := b.db.View(ctx, func(tx domain.ReadTx) error {
+	err := b.store.View(ctx, func(tx domain.ReadTx) error {
 		return tx.OpenItemsInStage(b.policy.Workflow.Initial, func(it domain.Item) bool { items = append(items, it); return true })
 	})
 	if err != nil {
@@ -443,7 +474,6 @@ func (b *Bot) cmdCapacity(ctx context.Context, r replier, args []string) {
 		return
 	}
 	r.say(ctx, "✅ "+mention(user)+" now has "+strconv.Itoa(points)+" pts a week.")
-	b.refreshHomeLater(ctx, user)
 }
 
 func (b *Bot) cmdAway(ctx context.Context, r replier, args []string) {
@@ -482,7 +512,6 @@ func (b *Bot) cmdAway(ctx context.Context, r replier, args []string) {
 	} else {
 		r.say(ctx, "✅ "+mention(user)+" is away until "+until.String()+"; their capacity is 0 until then.")
 	}
-	b.refreshHomeLater(ctx, user)
 }
 
 func (b *Bot) cmdPrefs(ctx context.Context, r replier, args []string) {
@@ -515,7 +544,6 @@ func (b *Bot) cmdPrefs(ctx context.Context, r replier, args []string) {
 		return
 	}
 	r.say(ctx, "✅ Stall nudges "+onOff(!nudgesOff)+", morning digest "+onOff(!digestOff)+".")
-	b.refreshHomeLater(ctx, r.user)
 }
 
 func onOff(b bool) string {
@@ -530,7 +558,7 @@ func (b *Bot) person(ctx context.Context, user domain.UserID) (domain.Person, bo
 		p  domain.Person
 		ok bool
 	)
-	err := b.db.View(ctx, func(tx domain.ReadTx) error {
+	err := b.store.View(ctx, func(tx domain.ReadTx) error {
 		var err error
 		p, ok, err = tx.Person(user)
 		return err

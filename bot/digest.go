@@ -1,8 +1,6 @@
 package bot
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -13,21 +11,6 @@ import (
 
 	"workbot/domain"
 )
-
-// digestWindow is the period the flow metrics cover. A single day is too noisy to read a trend from,
-// so every digest looks back a week; "changes since the last digest" covers the time between digests.
-const digestWindow = 7 * 24 * time.Hour
-
-// buildDigest computes the digest data as of now.
-func (b *Bot) buildDigest(ctx context.Context, now time.Time, top int) (domain.Digest, error) {
-	var d domain.Digest
-	err := b.db.View(ctx, func(tx domain.ReadTx) error {
-		var err error
-		d, err = domain.BuildDigest(tx, b.policy, now.Add(-digestWindow), now, now, top)
-		return err
-	})
-	return d, err
-}
 
 func fmtDur(d time.Duration) string {
 	switch {
@@ -260,74 +243,4 @@ func sectionListMore(title string, lines []string, more int, where string) strin
 func sectionList(title string, lines []string, n int, where string) string {
 	shown, more := listLimit(lines, n)
 	return sectionListMore(title, shown, more, where)
-}
-
-// cmdDigest previews the digest for anyone (ephemeral) and posts it now for leads.
-func (b *Bot) cmdDigest(ctx context.Context, r replier, args []string) {
-	post := len(args) > 0 && strings.EqualFold(args[0], "post")
-	if len(args) > 0 && !post {
-		r.say(ctx, "Usage: `/work digest` (preview) or `/work digest post` (leads)")
-		return
-	}
-	if post {
-		if err := b.policy.Authorize(r.user, domain.ActDigestPost, domain.AuthContext{}); err != nil {
-			r.fail(ctx, err)
-			return
-		}
-		if len(b.cfg.LeadershipChannels) == 0 {
-			r.say(ctx, "⚠️ No leadership_channels are configured, so there is nowhere to post.")
-			return
-		}
-	}
-	now := b.now()
-	d, err := b.buildDigest(ctx, now, b.digestTop())
-	if err != nil {
-		r.fail(ctx, err)
-		return
-	}
-	d.Stalled = b.afterNudge(ctx, d.Stalled)
-	prev, hasPrev := b.lastSnapshot()
-	blocks := digestBlocks(d, d.ChangesSince(prev), hasPrev, b.policy, "Work digest")
-	if !post {
-		r.say(ctx, "Work digest preview", blocks...)
-		return
-	}
-	// Under the digest lock, like a scheduled run: the two must not interleave their baselines.
-	b.digestMu.Lock()
-	defer b.digestMu.Unlock()
-	for _, ch := range b.cfg.LeadershipChannels {
-		if _, err := b.out.postWith(ctx, retryRateLimit, ch, "", "Work digest", blocks); err != nil {
-			b.log.Error().Err(err).Str("channel", ch).Msg("digest post failed")
-			r.say(ctx, "⚠️ Posting to <#"+esc(ch)+"> failed; is workbot a member of that channel? The details are in workbot's log.")
-			return
-		}
-	}
-	// Leadership has now seen this state: the next digest's "since the last digest" starts here.
-	if raw, err := json.Marshal(d.Snapshot()); err == nil {
-		if err := b.db.PutKV(kvDigest, kvDigestSnapshot, raw); err != nil {
-			b.log.Warn().Err(err).Msg("cannot store the digest snapshot")
-		}
-	}
-	r.say(ctx, "✅ Digest posted to "+strconv.Itoa(len(b.cfg.LeadershipChannels))+" channel(s).")
-}
-
-func (b *Bot) digestTop() int {
-	if b.cfg.DigestTop > 0 {
-		return b.cfg.DigestTop
-	}
-	return domain.DefaultDigestTop
-}
-
-const (
-	kvDigest         = "digest"
-	kvDigestSnapshot = "snapshot" // the last posted digest's top and stalled items
-)
-
-func (b *Bot) lastSnapshot() (domain.DigestSnapshot, bool) {
-	var s domain.DigestSnapshot
-	raw, err := b.db.GetKV(kvDigest, kvDigestSnapshot)
-	if err != nil || len(raw) == 0 || json.Unmarshal(raw, &s) != nil {
-		return domain.DigestSnapshot{}, false
-	}
-	return s, true
 }

@@ -150,7 +150,7 @@ func BenchmarkDigestBuildAndRender(b *testing.B) {
 		b.Run(fmt.Sprintf("people=%d/open=%d", size.people, size.items), func(b *testing.B) {
 			db := digestFixture(b, size.people, size.items)
 			p := renderPolicy()
-			bot := &Bot{db: db, policy: p, now: func() time.Time { return renderNow }}
+			bot := &Bot{store: kickingStore{Store: db}, policy: p, now: func() time.Time { return renderNow }}
 			for b.Loop() {
 				d, err := bot.buildDigest(context.Background(), renderNow, 10)
 				if err != nil {

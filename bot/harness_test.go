@@ -40,8 +40,9 @@ type harness struct {
 	policy *domain.Policy
 	cfg    Config
 
-	// hook, when set, becomes each started bot's testHookAfterDigestPost.
-	hook func(channel string) bool
+	// hook, when set, runs in each started bot after Slack accepted an outbox delivery and before it
+	// is recorded; returning true simulates a crash at that moment.
+	hook func(e domain.OutboxEntry) bool
 
 	mu     sync.Mutex
 	now    time.Time
@@ -123,7 +124,7 @@ func (h *harness) start() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	b.testHookAfterDigestPost = h.hook
+	b.out.hookAfterSend = h.hook
 	ctx, cancel := context.WithCancel(context.Background())
 	h.db, h.bot, h.cancel, h.done = db, b, cancel, make(chan error, 1)
 	opened := h.fake.ConnectionsOpened()

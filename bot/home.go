@@ -128,8 +128,8 @@ func homeView(d homeData) slack.HomeTabViewRequest {
 	}
 	b = append(b, slack.NewDividerBlock(), actions("prefs",
 		// The value says what the click asks for, so a click on an old Home cannot flip the wrong way.
-		button(ActionPrefsToggle, "nudges:"+flip(nudges), "Stall nudges: "+nudges),
-		button(ActionPrefsToggle, "digest:"+flip(digest), "Morning digest: "+digest),
+		button(ActionPrefsNudges, "nudges:"+flip(nudges), "Stall nudges: "+nudges),
+		button(ActionPrefsDigest, "digest:"+flip(digest), "Morning digest: "+digest),
 	))
 	return slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: fitBlocks(b, maxViewBlocks, "")}}
 }

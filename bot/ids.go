@@ -10,27 +10,29 @@ const SlashCommand = "/work"
 // Action IDs of buttons and selects. A button's value carries the item or handoff ID it acts on; the
 // handler re-reads the state and re-checks permissions, so a forged or stale value changes nothing.
 const (
-	ActionPrioritise     = "item_prioritise"
-	ActionAssign         = "item_assign"
-	ActionStart          = "item_start"
-	ActionMove           = "item_move" // a static select: the selected option's value is "<id>|<stage>"
-	ActionDone           = "item_done"
-	ActionBlock          = "item_block"
-	ActionUnblock        = "item_unblock"
-	ActionHandoff        = "item_handoff"
-	ActionReject         = "item_reject"
-	ActionDuplicate      = "item_duplicate"
-	ActionShow           = "item_show"
-	ActionSnooze         = "item_snooze"
-	ActionHandoffAccept  = "handoff_accept"
-	ActionHandoffDecline = "handoff_decline"
-	ActionHandoffApprove = "handoff_approve"
-	ActionHandoffRefuse  = "handoff_refuse"
-	ActionHandoffCancel  = "handoff_cancel"
-	ActionAssignConfirm  = "assign_confirm" // value "<id>|<user>": assign despite the overload warning
-	ActionHomeRefresh    = "home_refresh"
-	ActionPrefsToggle    = "prefs_toggle" // value "nudges" or "digest"
-	ActionNoop           = "noop"         // selects inside modals report changes we do not need
+	ActionPrioritise      = "item_prioritise"
+	ActionAssign          = "item_assign"
+	ActionStart           = "item_start"
+	ActionMove            = "item_move" // a static select: the selected option's value is "<id>|<stage>"
+	ActionDone            = "item_done"
+	ActionBlock           = "item_block"
+	ActionUnblock         = "item_unblock"
+	ActionHandoff         = "item_handoff"
+	ActionReject          = "item_reject"
+	ActionDuplicate       = "item_duplicate"
+	ActionShow            = "item_show"
+	ActionSnooze          = "item_snooze"
+	ActionHandoffAccept   = "handoff_accept"
+	ActionHandoffDecline  = "handoff_decline"
+	ActionHandoffApprove  = "handoff_approve"
+	ActionHandoffRefuse   = "handoff_refuse"
+	ActionHandoffCancel   = "handoff_cancel"
+	ActionAssignConfirm   = "assign_confirm"   // value "<id>|<user>|<version>": assign despite the overload warning
+	ActionAssignSuggested = "assign_suggested" // value as ActionAssignConfirm, naming the suggested teammate
+	ActionHomeRefresh     = "home_refresh"
+	ActionPrefsNudges     = "prefs_nudges" // value "nudges:on" or "nudges:off": what the click asks for
+	ActionPrefsDigest     = "prefs_digest" // value "digest:on" or "digest:off"
+	ActionNoop            = "noop"         // selects inside modals report changes we do not need
 )
 
 // Callback IDs of modals.
@@ -70,3 +72,15 @@ const (
 
 // inputAction is the action_id of every modal input: one per block, so the block ID alone names the field.
 const inputAction = "v"
+
+// Scopes are the bot scopes workbot asks for, each with what needs it. manifest.yaml must ask for
+// exactly these (a test checks it): an unused scope is a permission nobody should have to grant.
+var Scopes = []struct{ Name, Why string }{
+	{"commands", "the /work slash command"},
+	{"chat:write", "chat.postMessage and chat.update of workbot's own messages"},
+	{"im:write", "conversations.open, to DM people"},
+	{"files:write", "files.getUploadURLExternal and files.completeUploadExternal for the digest chart"},
+	{"channels:history", "conversations.history/replies in public channels: finding workbot's own post after an attempt whose outcome is unknown"},
+	{"groups:history", "the same in private channels"},
+	{"im:history", "the same in DMs"},
+}

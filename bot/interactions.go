@@ -24,7 +24,14 @@ func (b *Bot) routeInteraction(ctx context.Context, envelopeID string, cb slack.
 			return
 		}
 		act := *cb.ActionCallback.BlockActions[0]
-		if !b.enqueue(actionKey(act), "action", func(ctx context.Context) { b.handleAction(ctx, cb, act) }) {
+		run := func(ctx context.Context) { b.handleAction(ctx, cb, act) }
+		var taken bool
+		if actionOpensModal[act.ActionID] {
+			taken = b.goBounded(b.modalSlots, "action_modal", run)
+		} else {
+			taken = b.enqueue(actionKey(act), "action", run)
+		}
+		if !taken {
 			b.replyBusy(b.replierFor(cb))
 		}
 	case slack.InteractionTypeViewSubmission:
@@ -41,6 +48,13 @@ func (b *Bot) routeInteraction(ctx context.Context, envelopeID string, cb slack.
 		b.ack(envelopeID, nil)
 		b.log.Debug().Str("type", string(cb.Type)).Msg("interaction ignored")
 	}
+}
+
+// actionOpensModal lists the buttons whose first job is to open a modal. Their trigger_id expires in
+// 3 s, so they run on their own goroutines rather than queue behind other work on the item.
+var actionOpensModal = map[string]bool{
+	ActionPrioritise: true, ActionAssign: true, ActionHandoff: true, ActionBlock: true, ActionReject: true,
+	ActionDuplicate: true, ActionHandoffDecline: true, ActionHandoffRefuse: true,
 }
 
 // actionKey picks the worker for a click: the item it is about, so that every change to one item runs
@@ -125,7 +139,10 @@ func (b *Bot) submitForm(envelopeID string, cb slack.InteractionCallback, readAt
 		}
 	}
 	if o.after != nil {
-		b.later(b.workCtx, o.key, "form_follow_up", o.after)
+		// Already on this form's own goroutine, after the ack: nothing waits for it.
+		ctx, cancel := context.WithTimeout(b.workCtx, time.Minute)
+		defer cancel()
+		o.after(ctx)
 	}
 }
 
@@ -142,22 +159,9 @@ func busyResponse(cb slack.InteractionCallback) *slack.ViewSubmissionResponse {
 	return nil
 }
 
-func metaItem(meta string) (domain.ItemID, bool) {
-	v, ok := parseMeta(meta)["item"]
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseUint(v, 10, 64)
-	return domain.ItemID(n), err == nil && n > 0
-}
-
-func metaHandoff(meta string) (domain.HandoffID, bool) {
-	v, ok := parseMeta(meta)["handoff"]
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseUint(v, 10, 64)
-	return domain.HandoffID(n), err == nil && n > 0
+// metaID reads a positive ID under key from a modal's private_metadata.
+func metaID(meta, key string) (uint64, bool) {
+	return parseID(parseMeta(meta)[key])
 }
 
 // replierFor answers a click: through response_url on messages, by DM from App Home.
@@ -165,7 +169,10 @@ func (b *Bot) replierFor(cb slack.InteractionCallback) replier {
 	return replier{b: b, user: domain.UserID(cb.User.ID), channel: cb.Channel.ID, responseURL: cb.ResponseURL}
 }
 
-var errStaleButton = domain.Errorf(domain.EINVALID, "That button is no longer valid. Open the item again with `/work show KEY`.")
+var (
+	errStaleButton     = domain.Errorf(domain.EINVALID, "That button is no longer valid. Open the item again with `/work show KEY`.")
+	errOutdatedWarning = domain.Errorf(domain.ECONFLICT, "This warning is out of date. Assign the item again to see where it stands now.")
+)
 
 func parseID(s string) (uint64, bool) {
 	n, err := strconv.ParseUint(s, 10, 64)
@@ -183,9 +190,9 @@ func (b *Bot) handleAction(ctx context.Context, cb slack.InteractionCallback, ac
 	n, ok := parseID(head)
 	switch act.ActionID {
 	case ActionHomeRefresh:
-		b.refreshHome(ctx, actor)
+		b.queueHome(ctx, actor)
 		return
-	case ActionPrefsToggle:
+	case ActionPrefsNudges, ActionPrefsDigest:
 		b.togglePref(ctx, r, value)
 		return
 	case ActionNoop:
@@ -254,13 +261,20 @@ func (b *Bot) handleAction(ctx context.Context, cb slack.InteractionCallback, ac
 			return
 		}
 		b.apply(ctx, r, func() (domain.Result, error) { return b.svc.Move(ctx, actor, itemID, stage) }, "Moved")
-	case ActionAssignConfirm:
-		user, ok := parseUser(tail)
+	case ActionAssignConfirm, ActionAssignSuggested:
+		who, ver, _ := strings.Cut(tail, "|")
+		user, ok := parseUser(who)
+		version, okVersion := parseID(ver)
 		if !ok {
 			r.fail(ctx, errStaleButton)
 			return
 		}
-		b.assignWithCheck(ctx, r, actor, itemID, user, true)
+		if !okVersion {
+			// A warning from before warnings carried their version cannot be checked against the item.
+			r.fail(ctx, errOutdatedWarning)
+			return
+		}
+		b.assignWithCheck(ctx, r, actor, itemID, user, version)
 	case ActionHandoffAccept:
 		b.apply(ctx, r, func() (domain.Result, error) { return b.svc.AcceptHandoff(ctx, actor, handoffID) }, "Accepted")
 	case ActionHandoffApprove:
@@ -275,16 +289,7 @@ func (b *Bot) handleAction(ctx context.Context, cb slack.InteractionCallback, ac
 }
 
 func (b *Bot) openReasonForHandoff(ctx context.Context, r replier, cb slack.InteractionCallback, actionID string, id domain.HandoffID) {
-	var h domain.Handoff
-	var it domain.Item
-	err := b.db.View(ctx, func(tx domain.ReadTx) error {
-		var err error
-		if h, err = tx.Handoff(id); err != nil {
-			return err
-		}
-		it, err = tx.Item(h.ItemID)
-		return err
-	})
+	h, it, err := b.handoffAndItem(ctx, id)
 	if err != nil {
 		r.fail(ctx, err)
 		return
@@ -324,9 +329,7 @@ func (b *Bot) togglePref(ctx context.Context, r replier, value string) {
 	}
 	if _, err := b.svc.SetPrefs(ctx, r.user, r.user, nudgesOff, digestOff); err != nil {
 		r.fail(ctx, err)
-		return
 	}
-	b.refreshHomeLater(ctx, r.user)
 }
 
 // formValue reads one input of a submitted view, whatever its element type.
@@ -391,8 +394,9 @@ func (b *Bot) handleSubmission(ctx context.Context, cb slack.InteractionCallback
 	actor := domain.UserID(cb.User.ID)
 	r := replier{b: b, user: actor}
 	meta := cb.View.PrivateMetadata
-	itemID, hasItem := metaItem(meta)
-	handoffID, hasHandoff := metaHandoff(meta)
+	rawItem, hasItem := metaID(meta, "item")
+	rawHandoff, hasHandoff := metaID(meta, "handoff")
+	itemID, handoffID := domain.ItemID(rawItem), domain.HandoffID(rawHandoff)
 	userKey := "user:" + cb.User.ID
 	commit := func(fallback string, op func() (domain.Result, error), verb string) (*slack.ViewSubmissionResponse, func(context.Context), string) {
 		res, err := op()
@@ -410,7 +414,6 @@ func (b *Bot) handleSubmission(ctx context.Context, cb slack.InteractionCallback
 				}
 				r.say(ctx, msg)
 			}
-			b.announce(ctx, res)
 		}, itemKey(res.Item.ID)
 	}
 	needItem := func() bool { return hasItem }
@@ -478,17 +481,21 @@ func (b *Bot) handleSubmission(ctx context.Context, cb slack.InteractionCallback
 		if !ok {
 			user, ok = parseUser(parseMeta(meta)["user"])
 		}
+		version, okVersion := metaID(meta, "version")
 		if !needItem() || !ok {
 			break
 		}
-		res, err := b.svc.Assign(ctx, actor, itemID, user)
+		var res domain.Result
+		var err error = errOutdatedWarning
+		if okVersion {
+			res, err = b.svc.ConfirmAssign(ctx, actor, itemID, user, version)
+		}
 		if err != nil {
 			// The confirmation view has no inputs to hang an error on, so say it by message.
 			return nil, func(ctx context.Context) { r.fail(ctx, err) }, userKey
 		}
 		return nil, func(ctx context.Context) {
 			r.say(ctx, "✅ Assigned "+itemRef(res.Item)+" to "+mention(user)+".")
-			b.announce(ctx, res)
 		}, itemKey(res.Item.ID)
 	case ViewHandoff:
 		if !needItem() {

@@ -15,10 +15,6 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// leastPrivilegeScopes is every bot scope workbot needs, and no more: the slash command, posting and
-// updating its own messages, opening DMs, reading users (names, time zones) and uploading digest charts.
-var leastPrivilegeScopes = []string{"commands", "chat:write", "im:write", "users:read", "files:write"}
-
 // repoRoot walks up from the test's directory to the directory holding go.mod.
 func repoRoot(t *testing.T) string {
 	t.Helper()
@@ -38,12 +34,18 @@ func repoRoot(t *testing.T) string {
 	}
 }
 
+// manifestSchema loads Slack's manifest schema from the shared folder beside the repository. A clone
+// without that folder skips the schema checks; WORKBOT_REQUIRE_SHARED=1 (set by .ci/run) makes its
+// absence a failure, so CI always validates.
 func manifestSchema(t *testing.T, root string) *jsonschema.Schema {
 	t.Helper()
 	path := filepath.Join(root, "..", "shared", "schemas", "slack-app-manifest", "manifest.schema.1.0.0.json")
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("Slack's manifest schema is missing at %s: check out the shared folder next to the repository (CI has it)", path)
+		if os.Getenv("WORKBOT_REQUIRE_SHARED") != "" {
+			t.Fatalf("Slack's manifest schema is missing at %s, and WORKBOT_REQUIRE_SHARED is set", path)
+		}
+		t.Skipf("skipping: Slack's manifest schema is not at %s (set WORKBOT_REQUIRE_SHARED=1 to require it)", path)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -166,19 +168,29 @@ type manifest struct {
 	} `json:"settings"`
 }
 
-func TestManifestIsValidAndMatchesTheCode(t *testing.T) {
+// TestManifestIsValid checks manifest.yaml against Slack's own schema.
+func TestManifestIsValid(t *testing.T) {
 	root := repoRoot(t)
 	schema := manifestSchema(t, root)
+	if err := schema.Validate(yamlToJSONValue(t, readManifest(t, root))); err != nil {
+		t.Fatalf("manifest.yaml does not match Slack's schema:\n%v", err)
+	}
+}
+
+func readManifest(t *testing.T, root string) []byte {
+	t.Helper()
 	src, err := os.ReadFile(filepath.Join(root, "manifest.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	value := yamlToJSONValue(t, src)
-	if err := schema.Validate(value); err != nil {
-		t.Fatalf("manifest.yaml does not match Slack's schema:\n%v", err)
-	}
+	return src
+}
 
-	js, _ := json.Marshal(value)
+// TestManifestMatchesTheCode needs no schema: the command, the scopes and the events must be those the
+// code handles and uses.
+func TestManifestMatchesTheCode(t *testing.T) {
+	root := repoRoot(t)
+	js, _ := json.Marshal(yamlToJSONValue(t, readManifest(t, root)))
 	var m manifest
 	if err := json.Unmarshal(js, &m); err != nil {
 		t.Fatal(err)
@@ -196,10 +208,13 @@ func TestManifestIsValidAndMatchesTheCode(t *testing.T) {
 	if cmd.Description == "" || cmd.UsageHint == "" {
 		t.Error("the command needs a description and a usage hint")
 	}
+	var want []string
+	for _, s := range Scopes {
+		want = append(want, s.Name)
+	}
 	got := slices.Sorted(slices.Values(m.OAuth.Scopes.Bot))
-	want := slices.Sorted(slices.Values(leastPrivilegeScopes))
-	if !slices.Equal(got, want) {
-		t.Errorf("bot scopes %v, want exactly %v", got, want)
+	if want = slices.Sorted(slices.Values(want)); !slices.Equal(got, want) {
+		t.Errorf("bot scopes %v, want exactly %v (bot.Scopes)", got, want)
 	}
 	if len(m.OAuth.Scopes.User) != 0 {
 		t.Errorf("no user scopes are needed, got %v", m.OAuth.Scopes.User)
@@ -215,14 +230,22 @@ func TestManifestIsValidAndMatchesTheCode(t *testing.T) {
 	}
 }
 
+// TestManifestScopesSayWhy: every scope in manifest.yaml carries a comment with its reason.
+func TestManifestScopesSayWhy(t *testing.T) {
+	src := string(readManifest(t, repoRoot(t)))
+	for _, s := range Scopes {
+		re := regexp.MustCompile(`(?m)^\s*- ` + regexp.QuoteMeta(s.Name) + `\s+#\s*\S`)
+		if !re.MatchString(src) {
+			t.Errorf("scope %s has no comment saying why it is needed", s.Name)
+		}
+	}
+}
+
 // TestManifestSchemaRefusesBrokenManifests proves the validation above can fail.
 func TestManifestSchemaRefusesBrokenManifests(t *testing.T) {
 	root := repoRoot(t)
 	schema := manifestSchema(t, root)
-	src, err := os.ReadFile(filepath.Join(root, "manifest.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := readManifest(t, root)
 	breakages := map[string]func(m map[string]any){
 		"no display name": func(m map[string]any) {
 			delete(m["display_information"].(map[string]any), "name")

@@ -101,14 +101,14 @@ func userSelect(blockID, label string, initial domain.UserID) *slack.InputBlock 
 var kinds = []string{"feature", "bug", "support", "ops", "chore"}
 
 // intakeModal is the request form opened by `/work request [title]`.
-func intakeModal(title string, p *domain.Policy) slack.ModalViewRequest {
+func intakeModal(title, details string, p *domain.Policy) slack.ModalViewRequest {
 	var kindOpts []*slack.OptionBlockObject
 	for _, k := range kinds {
 		kindOpts = append(kindOpts, option(k, k))
 	}
 	blocks := []slack.Block{
 		textInput(BlockTitle, "Title", "What do you need?", oneLine(title), false, domain.MaxTitleLen, false),
-		textInput(BlockDetails, "Details", "Context, links, acceptance criteria", "", true, domain.MaxDetailsLen, true),
+		textInput(BlockDetails, "Details", "Context, links, acceptance criteria", details, true, domain.MaxDetailsLen, true),
 		staticSelect(BlockKind, "Kind", kindOpts, "feature", false),
 	}
 	if len(p.Teams) > 0 {
@@ -180,7 +180,8 @@ func assignConfirmModal(pv domain.AssignPreview) slack.ModalViewRequest {
 		opts = append(opts, option(string(s.Person.ID), string(s.Person.ID)+" instead ("+strconv.Itoa(s.Load)+"/"+strconv.Itoa(s.Capacity)+" pts)"))
 	}
 	blocks := []slack.Block{section(itemRef(it)), section(strings.Join(lines, "\n")), staticSelect(BlockAssignee, "Assign to", opts, chosen, false)}
-	return modal(ViewAssignConfirm, "Overload warning", "Assign", itemMeta(it.ID)+";user="+chosen, blocks...)
+	meta := itemMeta(it.ID) + ";user=" + chosen + ";version=" + strconv.FormatUint(it.Version, 10)
+	return modal(ViewAssignConfirm, "Overload warning", "Assign", meta, blocks...)
 }
 
 // handoffModal asks for the target, the note and an optional next stage.

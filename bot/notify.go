@@ -2,59 +2,33 @@ package bot
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"sort"
 	"strconv"
-	"sync"
-
-	"github.com/slack-go/slack"
 
 	"workbot/domain"
 )
 
-// KV buckets the bot keeps beside the domain state.
-const (
-	kvItemMessages = "item_messages" // item ID → the canonical message in the intake channel
-	kvHandoffDMs   = "handoff_dms"   // handoff ID → the DMs that carry its buttons, to update on decision
-)
-
+// messageRef names a message the bot posted and may edit later.
 type messageRef struct {
 	Channel string `json:"c"`
 	TS      string `json:"ts"`
 	// Approval marks a handoff DM sent to a lead for approval rather than to the target.
 	Approval bool `json:"a,omitempty"`
+	// Version, on an item message, is the item version it shows.
+	Version uint64 `json:"v,omitempty"`
 }
 
 func idKey(n uint64) string { return strconv.FormatUint(n, 10) }
 
-func (b *Bot) loadRef(bucket, key string) (messageRef, bool) {
-	raw, err := b.db.GetKV(bucket, key)
-	if err != nil || len(raw) == 0 {
-		return messageRef{}, false
-	}
+// loadRef reads one message reference from the bot's state.
+func (b *Bot) loadRef(ctx context.Context, bucket, key string) (messageRef, bool) {
 	var r messageRef
-	if json.Unmarshal(raw, &r) != nil || r.TS == "" {
+	err := b.store.ViewState(ctx, func(tx domain.StateReader) error { return getJSON(tx, bucket, key, &r) })
+	if err != nil || r.TS == "" {
 		return messageRef{}, false
 	}
 	return r, true
-}
-
-func (b *Bot) loadRefs(bucket, key string) []messageRef {
-	raw, err := b.db.GetKV(bucket, key)
-	if err != nil || len(raw) == 0 {
-		return nil
-	}
-	var rs []messageRef
-	_ = json.Unmarshal(raw, &rs)
-	return rs
-}
-
-func (b *Bot) saveRef(bucket, key string, v any) {
-	raw, _ := json.Marshal(v)
-	if err := b.db.PutKV(bucket, key, raw); err != nil {
-		b.log.Error().Err(err).Str("bucket", bucket).Msg("could not store a message reference")
-	}
 }
 
 // itemView loads what the item message needs.
@@ -72,7 +46,7 @@ func (b *Bot) loadItemView(ctx context.Context, id domain.ItemID, withEvents boo
 		v      itemView
 		events []domain.Event
 	)
-	err := b.db.View(ctx, func(tx domain.ReadTx) error {
+	err := b.store.View(ctx, func(tx domain.ReadTx) error {
 		it, err := tx.Item(id)
 		if err != nil {
 			return err
@@ -103,220 +77,11 @@ func (b *Bot) loadItemView(ctx context.Context, id domain.ItemID, withEvents boo
 	return v, events, nil
 }
 
-// announce tells Slack about a committed change: the item message, its thread, the people concerned
-// and their App Homes. Failures are logged; the change itself is already durable.
-func (b *Bot) announce(ctx context.Context, res domain.Result) {
-	if res.Item.ID == 0 {
-		return
-	}
-	// One item's message and thread are written under its lock: the form that created the item and a
-	// command on it can run on different workers, and must not both post a first message.
-	func() {
-		defer b.lockItem(res.Item.ID)() // deferred: a panic below must not leave the item locked
-		ref := b.upsertItemMessage(ctx, res.Item.ID)
-		for _, e := range res.Events {
-			if ref.TS != "" && e.Type != domain.EventCreated {
-				if _, err := b.out.post(ctx, ref.Channel, ref.TS, eventLine(e, b.policy), nil); err != nil {
-					b.log.Warn().Err(err).Str("item", res.Item.Key).Msg("thread log failed")
-				}
-			}
-		}
-	}()
-	for _, e := range res.Events {
-		b.notifyPeople(ctx, e, res)
-	}
-	users := []domain.UserID{res.Item.Assignee, res.Item.Requester}
-	for _, e := range res.Events {
-		users = append(users, e.Actor, e.Subject)
-		for _, c := range e.Changes {
-			if c.Field == "assignee" {
-				users = append(users, domain.UserID(c.Before), domain.UserID(c.After))
-			}
-		}
-	}
-	if h := res.Handoff; h != nil {
-		users = append(users, h.To, h.From, h.RequestedBy)
-	}
-	b.refreshHomes(ctx, users)
-}
-
-// lockItem serialises Slack writes about one item and returns the unlock function.
-func (b *Bot) lockItem(id domain.ItemID) func() {
-	m, _ := b.itemLocks.LoadOrStore(id, &sync.Mutex{})
-	mu := m.(*sync.Mutex)
-	mu.Lock()
-	return mu.Unlock
-}
-
-// refreshItemMessage brings the item message up to date, under the item's lock.
-func (b *Bot) refreshItemMessage(ctx context.Context, id domain.ItemID) {
-	defer b.lockItem(id)()
-	b.upsertItemMessage(ctx, id)
-}
-
-// upsertItemMessage posts the canonical message the first time and edits it in place afterwards. The
-// caller holds the item's lock.
-func (b *Bot) upsertItemMessage(ctx context.Context, id domain.ItemID) messageRef {
-	v, err := b.itemView(ctx, id)
-	if err != nil {
-		b.log.Warn().Err(err).Uint64("item", uint64(id)).Msg("item message: cannot load the item")
-		return messageRef{}
-	}
-	blocks := itemMessage(v)
-	key := idKey(uint64(id))
-	if ref, ok := b.loadRef(kvItemMessages, key); ok {
-		if err := b.out.update(ctx, ref.Channel, ref.TS, itemText(v), blocks); err != nil {
-			b.log.Warn().Err(err).Str("item", v.Item.Key).Msg("chat.update of the item message failed")
-		}
-		return ref
-	}
-	if b.cfg.IntakeChannel == "" {
-		return messageRef{}
-	}
-	ts, err := b.out.post(ctx, b.cfg.IntakeChannel, "", itemText(v), blocks)
-	if err != nil {
-		b.log.Error().Err(err).Str("item", v.Item.Key).Msg("could not post the item message")
-		return messageRef{}
-	}
-	ref := messageRef{Channel: b.cfg.IntakeChannel, TS: ts}
-	b.saveRef(kvItemMessages, key, ref)
-	return ref
-}
-
-// dm sends a direct message; it returns the message reference so buttons can be updated later.
-func (b *Bot) dm(ctx context.Context, user domain.UserID, text string, blocks []slack.Block) messageRef {
-	if user == "" || user == domain.SystemActor {
-		return messageRef{}
-	}
-	ch, err := b.out.dmChannel(ctx, string(user))
-	if err != nil {
-		b.log.Warn().Err(err).Str("user", string(user)).Msg("could not open a DM")
-		return messageRef{}
-	}
-	ts, err := b.out.post(ctx, ch, "", cut(text, maxMessageText), blocks)
-	if err != nil {
-		b.log.Warn().Err(err).Str("user", string(user)).Msg("could not send a DM")
-		return messageRef{}
-	}
-	return messageRef{Channel: ch, TS: ts}
-}
-
-func changeOf(e domain.Event, field string) (string, string) {
-	for _, c := range e.Changes {
-		if c.Field == field {
-			return c.Before, c.After
-		}
-	}
-	return "", ""
-}
-
-// notifyPeople sends the DMs an event calls for.
-func (b *Bot) notifyPeople(ctx context.Context, e domain.Event, res domain.Result) {
-	it := res.Item
-	ref := itemRef(it)
-	switch e.Type {
-	case domain.EventCreated:
-		b.dm(ctx, it.Requester, "📥 Got it: "+ref+" is in the intake queue. I'll tell you when it is decided and when it is done.", nil)
-	case domain.EventTriaged:
-		if e.Actor != it.Requester {
-			b.dm(ctx, it.Requester, "🗂 "+mention(e.Actor)+" prioritised your request "+ref+".", nil)
-		}
-	case domain.EventAssigned:
-		_, after := changeOf(e, "assignee")
-		if to := domain.UserID(after); to != "" && to != e.Actor {
-			v, err := b.itemView(ctx, it.ID)
-			if err == nil {
-				b.dm(ctx, to, "👋 "+mention(e.Actor)+" assigned you "+ref, append([]slack.Block{section("👋 " + mention(e.Actor) + " assigned you this:")}, itemMessage(v)...))
-			}
-		}
-		if it.Requester != e.Actor && it.Requester != domain.UserID(after) {
-			b.dm(ctx, it.Requester, "👤 Your request "+ref+" is now with "+mention(domain.UserID(after))+".", nil)
-		}
-	case domain.EventMoved:
-		if it.Resolution == domain.ResolutionDone && it.Requester != e.Actor {
-			b.dm(ctx, it.Requester, "✅ Your request "+ref+" is done.", nil)
-		}
-	case domain.EventRejected:
-		b.dm(ctx, it.Requester, "Your request "+ref+" was not accepted by "+mention(e.Actor)+". "+reasonSuffix(e.Note), nil)
-	case domain.EventDuplicate:
-		b.dm(ctx, it.Requester, "Your request "+ref+" was closed as a duplicate of "+domain.FormatKey(b.policy.KeyPrefix, it.DuplicateOf)+".", nil)
-	case domain.EventHandoffRequested, domain.EventHandoffApproved:
-		if res.Handoff != nil {
-			b.sendHandoffRequest(ctx, *res.Handoff, it)
-		}
-	case domain.EventHandoffAccepted, domain.EventHandoffDeclined, domain.EventHandoffCancelled, domain.EventHandoffRefused:
-		h := res.Handoff
-		if (h == nil || h.ID != e.Handoff) && e.Handoff != 0 {
-			// Assigning or closing an item cancels its handoff as a side effect; that result carries
-			// the item, not the handoff, so read it.
-			_ = b.db.View(ctx, func(tx domain.ReadTx) error {
-				if got, err := tx.Handoff(e.Handoff); err == nil {
-					h = &got
-				}
-				return nil
-			})
-		}
-		if h != nil {
-			b.closeHandoffDMs(ctx, *h, it)
-			if h.RequestedBy != e.Actor {
-				b.dm(ctx, h.RequestedBy, "🔁 Your handoff of "+ref+": "+handoffOutcome(*h), nil)
-			}
-			if h.From != "" && h.From != h.RequestedBy && h.From != e.Actor {
-				b.dm(ctx, h.From, "🔁 Handoff of "+ref+": "+handoffOutcome(*h), nil)
-			}
-		}
-	case domain.EventHandoffEscalated:
-		if h := res.Handoff; h != nil {
-			for _, lead := range b.leadsFor(*h, it) {
-				b.dm(ctx, lead, "⏰ The handoff of "+ref+" to "+handoffTarget(*h)+" has waited since "+h.RequestedAt.UTC().Format("Jan 2 15:04 UTC")+" without an answer.", nil)
-			}
-		}
-	}
-}
-
 func reasonSuffix(note string) string {
 	if note == "" {
 		return ""
 	}
 	return "Reason: " + escCut(note, 500)
-}
-
-// sendHandoffRequest DMs the people who must act: leads while approval is pending, else the target.
-func (b *Bot) sendHandoffRequest(ctx context.Context, h domain.Handoff, it domain.Item) {
-	key := idKey(uint64(h.ID))
-	refs := b.loadRefs(kvHandoffDMs, key)
-	if h.Status == domain.HandoffAwaitingApproval {
-		for _, lead := range b.leadsFor(h, it) {
-			if r := b.dm(ctx, lead, "Handoff approval needed for "+it.Key, handoffDM(h, it, b.policy, true)); r.TS != "" {
-				r.Approval = true
-				refs = append(refs, r)
-			}
-		}
-	} else if h.Status == domain.HandoffPending {
-		b.closeHandoffDMs(ctx, h, it) // approval buttons, if any, are done with
-		refs = nil
-		targets := []domain.UserID{h.To}
-		if h.To == "" {
-			if t, ok := b.policy.Team(h.ToTeam); ok {
-				targets = append(slices.Clone(t.Members), t.Leads...)
-			}
-		}
-		for _, to := range targets {
-			if r := b.dm(ctx, to, "Handoff request for "+it.Key, handoffDM(h, it, b.policy, false)); r.TS != "" {
-				refs = append(refs, r)
-			}
-		}
-	}
-	b.saveRef(kvHandoffDMs, key, refs)
-}
-
-// closeHandoffDMs replaces the buttons in every DM about a handoff with where it stands now.
-func (b *Bot) closeHandoffDMs(ctx context.Context, h domain.Handoff, it domain.Item) {
-	for _, r := range b.loadRefs(kvHandoffDMs, idKey(uint64(h.ID))) {
-		if err := b.out.update(ctx, r.Channel, r.TS, "Handoff of "+it.Key, handoffDM(h, it, b.policy, r.Approval)); err != nil {
-			b.log.Warn().Err(err).Msg("could not update a handoff DM")
-		}
-	}
 }
 
 // leadsFor lists the leads who may approve or should hear about a handoff.
@@ -338,38 +103,34 @@ func (b *Bot) leadsFor(h domain.Handoff, it domain.Item) []domain.UserID {
 	return out
 }
 
-// refreshHomes republishes the App Home of each distinct user.
-func (b *Bot) refreshHomes(ctx context.Context, users []domain.UserID) {
-	var done []domain.UserID
-	for _, u := range users {
-		if u == "" || u == domain.SystemActor || slices.Contains(done, u) {
-			continue
-		}
-		done = append(done, u)
-		b.refreshHome(ctx, u)
-	}
-}
-
-// refreshHomeLater republishes a user's App Home on the announcement workers.
-func (b *Bot) refreshHomeLater(ctx context.Context, user domain.UserID) {
-	b.later(ctx, "user:"+string(user), "home", func(ctx context.Context) { b.refreshHome(ctx, user) })
-}
-
-// refreshHome reads and publishes a user's App Home. Reading and publishing happen under the user's
-// lock, so an older snapshot can never be published after a newer one.
-func (b *Bot) refreshHome(ctx context.Context, user domain.UserID) {
-	m, _ := b.homeLocks.LoadOrStore(user, &sync.Mutex{})
-	mu := m.(*sync.Mutex)
-	mu.Lock()
-	defer mu.Unlock()
-	d, err := b.homeData(ctx, user)
+// queueHome asks for a fresh App Home for user, through the outbox like every other publish, so it
+// is coalesced with those a change queued.
+func (b *Bot) queueHome(ctx context.Context, user domain.UserID) {
+	err := b.store.UpdateState(ctx, func(tx domain.StateTx) error {
+		e := &effects{b: b, st: tx}
+		e.home(user)
+		return e.flush(tx)
+	})
 	if err != nil {
-		b.log.Warn().Err(err).Str("user", string(user)).Msg("could not build App Home")
-		return
+		b.log.Warn().Err(err).Str("user", string(user)).Msg("could not queue an App Home publish")
 	}
-	if err := b.out.publishHome(ctx, string(user), homeView(d)); err != nil {
-		b.log.Warn().Err(err).Str("user", string(user)).Msg("views.publish failed")
-	}
+}
+
+// handoffAndItem reads a handoff and its item in one snapshot.
+func (b *Bot) handoffAndItem(ctx context.Context, id domain.HandoffID) (domain.Handoff, domain.Item, error) {
+	var (
+		h  domain.Handoff
+		it domain.Item
+	)
+	err := b.store.View(ctx, func(tx domain.ReadTx) error {
+		var err error
+		if h, err = tx.Handoff(id); err != nil {
+			return err
+		}
+		it, err = tx.Item(h.ItemID)
+		return err
+	})
+	return h, it, err
 }
 
 func (b *Bot) homeData(ctx context.Context, user domain.UserID) (homeData, error) {
@@ -380,7 +141,7 @@ func (b *Bot) homeData(ctx context.Context, user domain.UserID) (homeData, error
 		mine, open []domain.Item
 		people     []domain.Person
 	)
-	err := b.db.View(ctx, func(tx domain.ReadTx) error {
+	err := b.store.View(ctx, func(tx domain.ReadTx) error {
 		p, ok, err := tx.Person(user)
 		if err != nil {
 			return err
@@ -472,29 +233,4 @@ func sortByUtilisation(loads []domain.PersonLoad) []domain.PersonLoad {
 	out := slices.Clone(loads)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Utilisation < out[j].Utilisation })
 	return out
-}
-
-// catchUp posts the canonical message of open items that have none: items committed just before a
-// crash, or while Slack was unreachable.
-func (b *Bot) catchUp(ctx context.Context) error {
-	var open []domain.ItemID
-	err := b.db.View(ctx, func(tx domain.ReadTx) error {
-		return tx.OpenItems(func(it domain.Item) bool { open = append(open, it.ID); return true })
-	})
-	if err != nil {
-		return err
-	}
-	// Reading the references outside the View: bbolt may deadlock on nested transactions.
-	posted := 0
-	for _, id := range open {
-		if _, ok := b.loadRef(kvItemMessages, idKey(uint64(id))); ok {
-			continue
-		}
-		if posted++; posted > 200 {
-			b.log.Warn().Msg("more than 200 items have no message; posting the first 200 now")
-			break
-		}
-		b.later(ctx, itemKey(id), "catch_up", func(ctx context.Context) { b.refreshItemMessage(ctx, id) })
-	}
-	return nil
 }

@@ -27,7 +27,8 @@ type Store interface {
 	// ReleaseEffect gives up owner's claim on an unfinished entry (at shutdown, say).
 	ReleaseEffect(ctx context.Context, owner string, id uint64) error
 	// MarkAttempt durably records, before the call, that a delivery that may take effect starts at
-	// at, so that whoever delivers the entry next looks for its result before acting again.
+	// at, so that whoever delivers the entry next looks for its result before acting again. The
+	// first attempt's time is kept (OutboxEntry.AttemptedAt); each call counts one more attempt.
 	MarkAttempt(ctx context.Context, id uint64, at time.Time) error
 	// OutboxStats reports the number of unfinished entries and when the oldest was enqueued.
 	OutboxStats(ctx context.Context) (pending int, oldest time.Time, err error)

@@ -94,8 +94,8 @@ func TestDigestSlotPostedOnceAcrossACrash(t *testing.T) {
 	h.stop()
 
 	crashed := make(chan struct{})
-	h.hook = func(channel string) bool {
-		if channel != cLeads {
+	h.hook = func(e domain.OutboxEntry) bool {
+		if e.Kind != effDigest || e.Channel != cLeads {
 			return false
 		}
 		select {
@@ -111,8 +111,9 @@ func TestDigestSlotPostedOnceAcrossACrash(t *testing.T) {
 	h.start()
 	<-crashed
 	h.stop()
-	if n1, n2 := len(digests(h, cLeads)), len(digests(h, cLeads2)); n1 != 1 || n2 != 0 {
-		t.Fatalf("after the crash: %d and %d digests, want 1 and 0", n1, n2)
+	// Each channel has its own lane, so the second may or may not have been posted before the crash.
+	if n1, n2 := len(digests(h, cLeads)), len(digests(h, cLeads2)); n1 != 1 || n2 > 1 {
+		t.Fatalf("after the crash: %d and %d digests, want 1 and at most 1", n1, n2)
 	}
 
 	h.hook = nil

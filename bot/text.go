@@ -3,6 +3,7 @@ package bot
 import (
 	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"workbot/domain"
@@ -96,4 +97,29 @@ func parseUser(s string) (domain.UserID, bool) {
 		return domain.UserID(m[1]), true
 	}
 	return "", false
+}
+
+// cutOnWord keeps s within max runes, cutting at the last space of the kept part when there is one in
+// its second half, so a title never ends mid-word, and marking the cut with "…".
+func cutOnWord(s string, max int) string {
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	r := []rune(s)[:max-1]
+	if i := strings.LastIndexFunc(string(r), unicode.IsSpace); i > len(string(r))/2 {
+		return strings.TrimRightFunc(string(r)[:i], unicode.IsSpace) + "…"
+	}
+	return strings.TrimRightFunc(string(r), unicode.IsSpace) + "…"
+}
+
+// titleAndDetails splits request text into a title, its first line cut on a word to the title limit,
+// and details holding the whole text whenever the title does not, so nothing typed is lost.
+func titleAndDetails(text string) (title, details string) {
+	text = strings.TrimSpace(text)
+	first, _, _ := strings.Cut(text, "\n")
+	title = cutOnWord(strings.TrimSpace(first), domain.MaxTitleLen)
+	if title == text {
+		return title, ""
+	}
+	return title, cut(text, domain.MaxDetailsLen)
 }

@@ -57,8 +57,9 @@ type OutboxEntry struct {
 	ID uint64
 	Effect
 	State OutboxState
-	// AttemptedAt is when the latest delivery attempt that might have taken effect began; zero if
-	// none did. After a crash it tells the deliverer to look for the result before acting again.
+	// AttemptedAt is when the first delivery attempt that might have taken effect began; zero if
+	// none did. After a crash it tells the deliverer to look for the result, from that time on,
+	// before acting again. Attempts counts them.
 	AttemptedAt time.Time
 	Attempts    int
 	Result      OutboxResult

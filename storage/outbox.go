@@ -293,7 +293,8 @@ func (db *DB) dropClaims(ids []uint64) {
 }
 
 // MarkAttempt durably records that a delivery which may take effect is about to start, so that after
-// a crash the deliverer looks for its result before acting again.
+// a crash the deliverer looks for its result before acting again. The first attempt's time is kept:
+// a search for an earlier attempt's result must start from it.
 func (db *DB) MarkAttempt(ctx context.Context, id uint64, at time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -310,7 +311,9 @@ func (db *DB) MarkAttempt(ctx context.Context, id uint64, at time.Time) error {
 			if err != nil {
 				return fmt.Errorf("outbox/%d: %w", id, err)
 			}
-			r.AttemptedAt = at
+			if r.AttemptedAt.IsZero() {
+				r.AttemptedAt = at
+			}
 			r.Attempts++
 			return box.Put(k, r.encode())
 		})

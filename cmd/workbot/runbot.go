@@ -1,9 +1,8 @@
 package main
 
 import (
-	"time"
-
 	"context"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -11,9 +10,12 @@ import (
 	"workbot/storage"
 )
 
+// Both stores give the bot everything it keeps; this fails to compile if one falls behind the port.
+var _ bot.Store = (*storage.DB)(nil)
+
 // startBot runs the Slack runtime (Socket Mode loop, handlers and scheduler) until ctx is cancelled.
 // A graceful stop returns nil.
-func startBot(ctx context.Context, cfg *Config, db *storage.DB, logger zerolog.Logger) error {
+func startBot(ctx context.Context, cfg *Config, db bot.Store, logger zerolog.Logger) error {
 	b, err := newBot(cfg, db, logger)
 	if err != nil {
 		return err
@@ -22,7 +24,7 @@ func startBot(ctx context.Context, cfg *Config, db *storage.DB, logger zerolog.L
 }
 
 // newBot turns the validated config into the bot's own.
-func newBot(cfg *Config, db *storage.DB, logger zerolog.Logger) (*bot.Bot, error) {
+func newBot(cfg *Config, db bot.Store, logger zerolog.Logger) (*bot.Bot, error) {
 	policy, err := cfg.Policy()
 	if err != nil {
 		return nil, err
