@@ -19,6 +19,7 @@ import (
 	_ "time/tzdata"
 
 	"workbot/domain"
+	"workbot/bot"
 	"workbot/storage"
 )
 
@@ -53,7 +54,7 @@ Flags override the environment, which overrides the config file. See README.md.
 type cli struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
-	startBot       func(ctx context.Context, cfg *Config, db *storage.DB, logger zerolog.Logger) error
+	startBot       func(ctx context.Context, cfg *Config, db bot.Store, logger zerolog.Logger) error
 }
 
 func main() {

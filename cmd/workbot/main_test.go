@@ -24,6 +24,7 @@ import (
 
 	"workbot/bot/slackfake"
 	"workbot/domain"
+	"workbot/bot"
 	"workbot/storage"
 )
 
@@ -43,16 +44,16 @@ type result struct {
 	stdout, stderr string
 }
 
-func runCLI(t *testing.T, e env, bot func(context.Context, *Config, *storage.DB, zerolog.Logger) error, args ...string) result {
+func runCLI(t *testing.T, e env, start func(context.Context, *Config, bot.Store, zerolog.Logger) error, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
-	if bot == nil {
-		bot = func(context.Context, *Config, *storage.DB, zerolog.Logger) error {
+	if start == nil {
+		start = func(context.Context, *Config, bot.Store, zerolog.Logger) error {
 			t.Error("the bot must not start")
 			return nil
 		}
 	}
-	c := &cli{stdout: &out, stderr: &errb, getenv: e.get, startBot: bot}
+	c := &cli{stdout: &out, stderr: &errb, getenv: e.get, startBot: start}
 	code := c.run(args)
 	return result{code, out.String(), errb.String()}
 }
@@ -192,7 +193,7 @@ func TestExportEvents(t *testing.T) {
 		lastSeq = ev.Seq
 		types = append(types, ev.Type)
 	}
-	want := []string{"created", "created", "created", "assigned", "blocked", "dependency_added", "rejected"}
+	want := []string{"created", "created", "created", "assigned", "moved", "blocked", "dependency_added", "rejected"}
 	if strings.Join(types, ",") != strings.Join(want, ",") {
 		t.Errorf("event types = %v, want %v", types, want)
 	}
@@ -376,7 +377,7 @@ func TestRunStopsGracefullyOnSIGTERM(t *testing.T) {
 	e := runEnv(t, "intake_channel: C1\nleads: [U0LEAD]\n")
 	e["WORKBOT_LOG_FORMAT"] = "console"
 	var gotCfg *Config
-	bot := func(ctx context.Context, cfg *Config, db *storage.DB, logger zerolog.Logger) error {
+	start := func(ctx context.Context, cfg *Config, db bot.Store, logger zerolog.Logger) error {
 		gotCfg = cfg
 		logger.Info().Str("token", cfg.BotToken).Msg("bot up")
 		if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
@@ -389,7 +390,7 @@ func TestRunStopsGracefullyOnSIGTERM(t *testing.T) {
 			return errors.New("context not cancelled by SIGTERM")
 		}
 	}
-	r := runCLI(t, e, bot, "run")
+	r := runCLI(t, e, start, "run")
 	if r.code != exitOK {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
@@ -412,7 +413,7 @@ func TestRunStopsGracefullyOnSIGTERM(t *testing.T) {
 
 func TestRunReportsBotFailure(t *testing.T) {
 	e := runEnv(t, "intake_channel: C1\n")
-	r := runCLI(t, e, func(context.Context, *Config, *storage.DB, zerolog.Logger) error {
+	r := runCLI(t, e, func(context.Context, *Config, bot.Store, zerolog.Logger) error {
 		return errors.New("socket refused")
 	}, "run", "--log-level", "error")
 	if r.code != exitFailure || !strings.Contains(r.stderr, "socket refused") {
@@ -473,7 +474,7 @@ func TestFlagsOverrideEnvOverrideFile(t *testing.T) {
 	e := runEnv(t, "intake_channel: C1\n")
 	flagDB := filepath.Join(t.TempDir(), "flag.db")
 	var got *Config
-	r := runCLI(t, e, func(_ context.Context, cfg *Config, _ *storage.DB, _ zerolog.Logger) error {
+	r := runCLI(t, e, func(_ context.Context, cfg *Config, _ bot.Store, _ zerolog.Logger) error {
 		got = cfg
 		return nil
 	}, "run", "--db", flagDB, "--log-format", "console")
@@ -563,7 +564,7 @@ func TestSandboxServesAndStopsOnSIGTERM(t *testing.T) {
 	t.Chdir(dir)
 	e := env{"WORKBOT_CONFIG": writeConfig(t, "intake_channel: C9\nleads: [U9]\ncapacity: {default_points: 7}\n")}
 	stdout, stderr := newSyncBuffer(), newSyncBuffer()
-	c := &cli{stdout: stdout, stderr: stderr, getenv: e.get, startBot: func(context.Context, *Config, *storage.DB, zerolog.Logger) error {
+	c := &cli{stdout: stdout, stderr: stderr, getenv: e.get, startBot: func(context.Context, *Config, bot.Store, zerolog.Logger) error {
 		t.Error("the sandbox must not start a bot against real Slack")
 		return nil
 	}}
