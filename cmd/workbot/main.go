@@ -18,8 +18,8 @@ import (
 	// Embedded zone data: time zones in the config must load on minimal machines and containers.
 	_ "time/tzdata"
 
-	"workbot/domain"
 	"workbot/bot"
+	"workbot/domain"
 	"workbot/storage"
 )
 

@@ -22,9 +22,9 @@ import (
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 
+	"workbot/bot"
 	"workbot/bot/slackfake"
 	"workbot/domain"
-	"workbot/bot"
 	"workbot/storage"
 )
 
