@@ -26,9 +26,10 @@ import (
 //     Without one the plan is unknown (Alignment.PlanKnown is false), and the report says so rather than
 //     claim that 0% of the work was planned.
 //   - Moved forward. An event with a stage change to a later stage in the workflow's order that is at or
-//     after the start stage (in_progress by default), or to a terminal stage that completes the item.
-//     Triage's move out of intake (intake → todo) is prioritisation, not execution, so it does not count;
-//     backward moves (review → in_progress) and moves to rejected never count.
+//     after the start stage (in_progress by default), or one that completes the item (a terminal stage
+//     whose resolution is done, or a resolution set to done). Triage's move out of intake (intake →
+//     todo) is prioritisation, not execution, so it does not count; backward moves (review →
+//     in_progress) and moves to rejected never count.
 //   - Done. Completing an item (resolution done) is a forward move. An item closed in the week as
 //     rejected or as a duplicate scores nothing, even if it moved forward earlier that week: it was not
 //     delivered, and counting it would let abandoned work pass for progress.

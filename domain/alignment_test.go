@@ -100,13 +100,14 @@ func alignScenario(t testing.TB) (*Policy, Period, AlignmentData) {
 	const lead, dev1, dev2, web1, req UserID = "ULEAD", "UDEV1", "UDEV2", "UWEB1", "UREQ"
 
 	var ev alignEvents
-	// History before the week.
-	ev.move(3, at(2, 24, 10, 0), dev1, "todo", "in_progress")                                                   // W-3's last real touch but one
-	ev.event(3, at(2, 27, 15, 0), dev1, EventHandoffRequested)                                                  // W-3's last touch: Fri 27 Feb 15:00
-	ev.event(6, at(2, 25, 11, 0), lead, EventTriaged, Change{Field: "triaged", Before: "false", After: "true"}) // W-6 prioritised
+	// History before the week. W-3 was last touched on Friday 27 February at 15:00 (a handoff
+	// request); W-6 and W-10 were triaged, W-10 at size 2; W-9's Sunday 23:59 move is last week's.
+	ev.move(3, at(2, 24, 10, 0), dev1, "todo", "in_progress")
+	ev.event(3, at(2, 27, 15, 0), dev1, EventHandoffRequested)
+	ev.event(6, at(2, 25, 11, 0), lead, EventTriaged, Change{Field: "triaged", Before: "false", After: "true"})
 	ev.event(10, at(2, 27, 17, 0), lead, EventTriaged, Change{Field: "size", Before: "3", After: "2"},
-		Change{Field: "triaged", Before: "false", After: "true"}) // W-10 prioritised at size 2
-	ev.move(9, at(3, 1, 23, 59), dev2, "in_progress", "review") // Sunday 23:59: last week's move
+		Change{Field: "triaged", Before: "false", After: "true"})
+	ev.move(9, at(3, 1, 23, 59), dev2, "in_progress", "review")
 
 	// The week: 27 events.
 	// W-1 (plan #1, core, 5): three forward moves, the last completes it → scores 5 once, planned.
@@ -150,13 +151,14 @@ func alignScenario(t testing.TB) (*Policy, Period, AlignmentData) {
 	ev.move(8, at(3, 5, 10, 0), dev1, "todo", "in_progress")
 	// W-9 (core, 8): only a backward move this week → scores nothing.
 	ev.move(9, at(3, 5, 15, 0), dev2, "review", "in_progress")
-	// W-10 (web): started Monday at size 2 → 2 points, other, although it was re-sized to 3 after the
-	// week (below) and the item now says 3.
+	// W-10 (web): started Monday at size 2 → 2 points for web, other, although after the week (below)
+	// it was re-sized to 3 and moved to core, and the item now says so.
 	ev.move(10, at(3, 2, 13, 0), web1, "todo", "in_progress")
 
 	// After the week.
 	ev.move(9, at(3, 9, 0, 0), dev2, "in_progress", "review") // Monday 00:00 is next week's
-	ev.event(10, at(3, 10, 9, 0), lead, EventTriaged, Change{Field: "size", Before: "2", After: "3"})
+	ev.event(10, at(3, 10, 9, 0), lead, EventTriaged, Change{Field: "size", Before: "2", After: "3"},
+		Change{Field: "team", Before: "web", After: "core"})
 
 	items := []Item{
 		{ID: 1, Team: "core", Size: 5, Triaged: true, Stage: "done", Resolution: ResolutionDone, DoneAt: at(3, 5, 11, 0)},
@@ -168,7 +170,7 @@ func alignScenario(t testing.TB) (*Policy, Period, AlignmentData) {
 		{ID: 7, Team: "web", Size: 1, Stage: "done", Resolution: ResolutionDone, DoneAt: at(3, 4, 12, 0)},
 		{ID: 8, Team: "core", Size: 5, Triaged: true, Stage: "in_progress"},
 		{ID: 9, Team: "core", Size: 8, Triaged: true, Stage: "review"},
-		{ID: 10, Team: "web", Size: 3, Triaged: true, Stage: "in_progress"},
+		{ID: 10, Team: "core", Size: 3, Triaged: true, Stage: "in_progress"},
 	}
 	snaps := []PrioritySnapshot{
 		snapOf(at(3, 4, 0, 0), 1, 2, 3, 5, 6), // mid-week: after the start, not the plan
