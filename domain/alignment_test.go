@@ -686,7 +686,7 @@ func TestBuildAlignmentFromOperations(t *testing.T) {
 	e.must(e.svc.Done(bg, opDev1, a.ID)) // A: 3 forward moves, 5 points, planned
 	e.advance(time.Hour)
 	e.must(e.svc.Assign(bg, opLead, d.ID, opDev1))
-	e.must(e.svc.Move(bg, opLead, d.ID, "todo")) // not triage, and not forward
+	// Assigning moved D out of intake to todo: not triage, and not forward.
 	e.must(e.svc.Start(bg, opDev1, d.ID))
 	e.must(e.svc.Done(bg, opDev1, d.ID)) // D: untriaged, default size 3 → interrupt
 	e.advance(24 * time.Hour)
