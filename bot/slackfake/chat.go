@@ -56,8 +56,17 @@ func (f *Fake) messageJSON(m *Message) map[string]any {
 		"team": f.opts.TeamID,
 	}
 	if m.BotID != "" {
+		// As in Slack's answers for an app with a bot user: user is the bot
+		// user, and bot_id, app_id and bot_profile say which app posted.
 		out["bot_id"] = m.BotID
 		out["app_id"] = f.opts.AppID
+		out["bot_profile"] = map[string]any{
+			"id": m.BotID, "app_id": f.opts.AppID, "name": f.opts.BotName,
+			"deleted": false, "team_id": f.opts.TeamID,
+		}
+	}
+	if m.Metadata != nil {
+		out["metadata"] = metadataJSON(m.Metadata)
 	}
 	if m.ThreadTS != "" {
 		out["thread_ts"] = m.ThreadTS
@@ -100,6 +109,10 @@ func (f *Fake) chatPostMessage(r *request) (map[string]any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
+	md, _, aerr := parseMetadata(r.p)
+	if aerr != nil {
+		return nil, aerr
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c, aerr := f.resolveChannelLocked(r.p.get("channel"))
@@ -112,6 +125,7 @@ func (f *Fake) chatPostMessage(r *request) (map[string]any, *apiError) {
 		return nil, fail("thread_not_found")
 	}
 	m := f.postLocked(c, text, blocks, threadTS)
+	m.Metadata = f.acceptMetadata(md)
 	return map[string]any{"channel": c.id, "ts": m.TS, "message": f.messageJSON(m)}, nil
 }
 
@@ -122,6 +136,12 @@ func (f *Fake) chatUpdate(r *request) (map[string]any, *apiError) {
 	text, blocks, aerr := messageContent(r.p)
 	if aerr != nil && !(keepBlocks && aerr.code == "no_text") {
 		return nil, aerr
+	}
+	// chat.update keeps the metadata when the argument is left out and
+	// removes it for an empty object.
+	md, mdPresent, mdErr := parseMetadata(r.p)
+	if mdErr != nil {
+		return nil, mdErr
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -143,6 +163,9 @@ func (f *Fake) chatUpdate(r *request) (map[string]any, *apiError) {
 		return nil, fail("no_text")
 	}
 	m.Text, m.Blocks = text, blocks
+	if mdPresent {
+		m.Metadata = f.acceptMetadata(md)
+	}
 	m.Edited = true
 	m.Edits++
 	f.notifyLocked()

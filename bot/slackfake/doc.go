@@ -28,7 +28,7 @@
 // Methods live at /api/<method> and take form-encoded (token field or
 // Bearer) or JSON (Bearer) bodies: auth.test, apps.connections.open (app
 // token only), chat.postMessage/update/delete/postEphemeral/getPermalink,
-// conversations.open/info, users.info/list, usergroups.users.list,
+// conversations.open/info/history/replies, users.info/list, usergroups.users.list,
 // views.open/push/update/publish, files.getUploadURLExternal, the upload
 // URL, and files.completeUploadExternal (slack-go's UploadFileContext works;
 // as on Slack, files.getUploadURLExternal reads a form body only).
@@ -36,6 +36,20 @@
 // answers not_allowed_token_type; an unknown token invalid_auth; no token
 // not_authed. An unknown method answers unknown_method (HTTP 404) and is
 // listed by UnknownMethods. Every call is recorded (Calls).
+//
+// chat.postMessage and chat.update take message metadata
+// ({"event_type","event_payload"}, a JSON string in a form post as
+// slack-go's MsgOptionMetadata sends it): invalid_metadata_format,
+// invalid_metadata_schema or metadata_too_large (over 8 KB) refuse the call;
+// an event_type other than lower-case letters, digits and underscores posts
+// the message without its metadata, as Slack does. chat.update keeps the
+// metadata when the argument is absent and removes it for {}. Message.Metadata
+// holds what was kept. conversations.history (top-level messages, newest
+// first; limit 100 by default, 999 at most) and conversations.replies (the
+// parent, then the replies, oldest first; the parent on the first page only)
+// take latest, oldest, inclusive, limit, cursor and include_all_metadata,
+// without which no message carries its metadata. The app's messages carry
+// user (the bot user), bot_id, app_id and bot_profile, as in Slack.
 //
 // Everything sent is checked against Block Kit's rules, answering as Slack
 // does: invalid_blocks with "errors" and response_metadata.messages such as

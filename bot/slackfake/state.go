@@ -18,6 +18,15 @@ type Message struct {
 	Files    []File
 	Edited   bool
 	Edits    int // how many chat.update calls changed it
+	// Metadata is what chat.postMessage or chat.update attached, or nil.
+	Metadata *Metadata
+}
+
+// Metadata is a message's metadata: an event type and a JSON object the
+// app chose (https://docs.slack.dev/messaging/message-metadata).
+type Metadata struct {
+	EventType    string
+	EventPayload json.RawMessage
 }
 
 // Ephemeral is a message only one person saw, from chat.postEphemeral, a
@@ -212,6 +221,11 @@ func (m *Message) clone() Message {
 	cp := *m
 	cp.Blocks = append(json.RawMessage(nil), m.Blocks...)
 	cp.Files = append([]File(nil), m.Files...)
+	if m.Metadata != nil {
+		md := *m.Metadata
+		md.EventPayload = append(json.RawMessage(nil), m.Metadata.EventPayload...)
+		cp.Metadata = &md
+	}
 	return cp
 }
 

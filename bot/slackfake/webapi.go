@@ -166,6 +166,8 @@ var methods = map[string]struct {
 	"chat.getPermalink":            {h: (*Fake).chatGetPermalink},
 	"conversations.open":           {h: (*Fake).conversationsOpen},
 	"conversations.info":           {h: (*Fake).conversationsInfo},
+	"conversations.history":        {h: (*Fake).conversationsHistory},
+	"conversations.replies":        {h: (*Fake).conversationsReplies},
 	"users.info":                   {h: (*Fake).usersInfo},
 	"users.list":                   {h: (*Fake).usersList},
 	"usergroups.users.list":        {h: (*Fake).usergroupsUsersList},
