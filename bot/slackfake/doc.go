@@ -101,8 +101,14 @@
 //	fake.FailNext("chat.postMessage", 2, slackfake.Fault{Status: 429, RetryAfter: time.Second})
 //	fake.FailNext("views.open", 1, slackfake.Fault{Status: 503})
 //	fake.FailNext("users.info", 1, slackfake.Fault{Delay: 2 * time.Second})
+//	fake.FailNext("chat.postMessage", 1, slackfake.Fault{DropResponse: true})
 //	fake.Disconnect("refresh_requested") // or "warning"; an 11th socket gets too_many_websockets
 //	fake.DropSockets()                   // cut without a close frame
+//
+// DropResponse lets the call take effect (the message is posted) and then
+// closes the connection before answering: slack-go returns an EOF error and
+// the app cannot tell whether it worked; Call.Dropped records it. It applies
+// to Web API methods, not to response_urls.
 //
 // With Options.RateLimits, methods answer 429 with Retry-After once called
 // faster than their Slack tier (apps.connections.open one a minute,

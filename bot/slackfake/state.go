@@ -60,6 +60,10 @@ type Call struct {
 	Status int               // HTTP status answered
 	Error  string            // Slack error code, empty when ok
 	Fault  bool              // answered by an injected fault
+	// Dropped: the connection was closed instead of answering (a
+	// DropResponse fault); Status and Error say what the answer would have
+	// been.
+	Dropped bool
 }
 
 // Ack is a Socket Mode acknowledgement received from the app.

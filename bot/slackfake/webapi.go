@@ -29,6 +29,39 @@ type Fault struct {
 	Delay time.Duration
 	// Error, with Status zero, answers {"ok":false,"error":Error}.
 	Error string
+	// DropResponse runs the method, so that its effect happens (the message
+	// is posted), then closes the connection before a byte of the answer is
+	// written: the client sees EOF and cannot tell whether the call worked,
+	// as when a network drops a response. Status and Error are ignored with
+	// it; Delay still holds the call back first.
+	DropResponse bool
+}
+
+// droppingWriter turns the first write of an answer into closing the
+// connection, so every answer path of serveAPI can be dropped alike.
+type droppingWriter struct {
+	http.ResponseWriter
+	header http.Header
+	done   bool
+}
+
+func (d *droppingWriter) Header() http.Header { return d.header }
+
+func (d *droppingWriter) WriteHeader(int) {
+	if d.done {
+		return
+	}
+	d.done = true
+	if hj, ok := d.ResponseWriter.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			_ = conn.Close()
+		}
+	}
+}
+
+func (d *droppingWriter) Write(p []byte) (int, error) {
+	d.WriteHeader(http.StatusOK)
+	return len(p), nil
 }
 
 // FailNext makes the next n calls of method fail with fault. Methods include
@@ -200,6 +233,9 @@ func (f *Fake) serveAPI(w http.ResponseWriter, r *http.Request) {
 			t.Stop()
 		}
 		switch {
+		case fault.DropResponse:
+			call.Dropped = true
+			w = &droppingWriter{ResponseWriter: w, header: http.Header{}}
 		case fault.Status == http.StatusTooManyRequests:
 			secs := int(math.Ceil(fault.RetryAfter.Seconds()))
 			w.Header().Set("Retry-After", fmt.Sprint(secs))
