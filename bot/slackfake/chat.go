@@ -119,6 +119,9 @@ func (f *Fake) chatPostMessage(r *request) (map[string]any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
+	if aerr := f.postableLocked(c); aerr != nil {
+		return nil, aerr
+	}
 	threadTS := r.p.get("thread_ts")
 	if threadTS != "" && f.messageLocked(c.id, threadTS) == nil {
 		// Slack answers thread_not_found for a reply to an unknown parent.
@@ -203,6 +206,9 @@ func (f *Fake) chatPostEphemeral(r *request) (map[string]any, *apiError) {
 	defer f.mu.Unlock()
 	c, aerr := f.resolveChannelLocked(r.p.get("channel"))
 	if aerr != nil {
+		return nil, aerr
+	}
+	if aerr := f.postableLocked(c); aerr != nil {
 		return nil, aerr
 	}
 	u, ok := f.users[r.p.get("user")]

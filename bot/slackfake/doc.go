@@ -16,7 +16,19 @@
 //	sm := socketmode.New(api)
 //
 //	fake.AddUser(slackfake.User{ID: "U1", Name: "alice", RealName: "Alice", TZ: "Europe/Paris"})
-//	fake.AddChannel("C1", "general")
+//	fake.AddChannel("C1", "general")           // the bot is a member ("G…": private)
+//	fake.AddChannelWithoutBot("C2", "random")  // it is not
+//	fake.SetBotMember("C2", true)              // invited
+//	fake.ArchiveChannel("C2", true)
+//
+// Posting (chat.postMessage, chat.postEphemeral, sharing a file) where the
+// bot is not a member answers not_in_channel, in an archived channel
+// is_archived, and in a private channel the bot is not in, or an unknown
+// one, channel_not_found, as Slack hides those. Options.Scopes limits the
+// granted bot scopes (empty: all but chat:write.public); a method lacking
+// one answers missing_scope with "needed" and "provided", and the history
+// scope depends on the conversation (channels:history, groups:history,
+// im:history).
 //
 // Options holds Slack's real numbers by default (trigger_id 3 s, ack
 // deadline 3 s, redelivery after 3 s, up to 3 retries, response_url 5 uses

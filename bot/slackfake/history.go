@@ -211,6 +211,9 @@ func (f *Fake) historyChannelLocked(r *request) (*channel, *apiError) {
 	if !ok {
 		return nil, fail("channel_not_found")
 	}
+	if aerr := f.readableLocked(c); aerr != nil {
+		return nil, aerr
+	}
 	return c, nil
 }
 

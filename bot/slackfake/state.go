@@ -281,6 +281,9 @@ type Channel struct {
 	IsIM  bool
 	User  string // the other member of a DM
 	Count int    // messages in its history
+	// IsPrivate, IsMember (the app's bot user is in it) and IsArchived, as
+	// conversations.info tells them.
+	IsPrivate, IsMember, IsArchived bool
 }
 
 // Channels lists the workspace's channels and DMs, sorted by id.
@@ -290,7 +293,8 @@ func (f *Fake) Channels() []Channel {
 	var out []Channel
 	for _, id := range sortedKeys(f.channels) {
 		c := f.channels[id]
-		ch := Channel{ID: c.id, IsIM: c.isIM, User: c.imUser, Count: len(c.messages)}
+		ch := Channel{ID: c.id, IsIM: c.isIM, User: c.imUser, Count: len(c.messages),
+			IsPrivate: c.isPrivate || c.isIM, IsMember: c.member, IsArchived: c.archived}
 		if !c.isIM {
 			ch.Name = c.name
 		}

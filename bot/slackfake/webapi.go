@@ -159,6 +159,9 @@ type apiError struct {
 	errors   []string // "errors" array (invalid_blocks)
 	messages []string // response_metadata.messages
 	status   int      // HTTP status; 0 means 200
+	// needed and provided go with missing_scope: the scope lacking and the
+	// granted ones, comma-separated.
+	needed, provided string
 }
 
 func (e *apiError) Error() string { return e.code }
@@ -291,6 +294,9 @@ func (f *Fake) serveAPI(w http.ResponseWriter, r *http.Request) {
 		aerr = fail("not_allowed_token_type")
 	}
 	if aerr == nil {
+		aerr = f.needScope(methodScopes[method])
+	}
+	if aerr == nil {
 		f.mu.Lock()
 		wait, limited := f.rateLimitedLocked(method, req.p.get("channel"))
 		f.mu.Unlock()
@@ -338,6 +344,9 @@ func (f *Fake) writeError(w http.ResponseWriter, e *apiError) {
 	}
 	if len(e.messages) > 0 {
 		body["response_metadata"] = map[string]any{"messages": e.messages}
+	}
+	if e.needed != "" {
+		body["needed"], body["provided"] = e.needed, e.provided
 	}
 	status := e.status
 	if status == 0 {
@@ -502,8 +511,8 @@ func (f *Fake) channelJSONLocked(c *channel) map[string]any {
 		"is_channel":  !c.isIM && !c.isPrivate,
 		"is_group":    c.isPrivate,
 		"is_private":  c.isPrivate || c.isIM,
-		"is_archived": false,
-		"is_member":   true,
+		"is_archived": c.archived,
+		"is_member":   c.member,
 	}
 	if c.isIM {
 		m["user"] = c.imUser
@@ -549,8 +558,11 @@ func (f *Fake) conversationsInfo(r *request) (map[string]any, *apiError) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c, ok := f.channels[r.p.get("channel")]
-	if !ok {
+	if !ok || !c.visibleToBot() {
 		return nil, fail("channel_not_found")
+	}
+	if aerr := f.needScope(conversationScope(c, "read")); aerr != nil {
+		return nil, aerr
 	}
 	return map[string]any{"channel": f.channelJSONLocked(c)}, nil
 }
