@@ -68,6 +68,14 @@ func (f *Fake) messageJSON(m *Message) map[string]any {
 	if m.Metadata != nil {
 		out["metadata"] = metadataJSON(m.Metadata)
 	}
+	if len(m.Reactions) > 0 {
+		// As conversations.history shows them: name, users, count.
+		var rs []any
+		for _, r := range m.Reactions {
+			rs = append(rs, map[string]any{"name": r.Name, "users": append([]string(nil), r.Users...), "count": len(r.Users)})
+		}
+		out["reactions"] = rs
+	}
 	if m.ThreadTS != "" {
 		out["thread_ts"] = m.ThreadTS
 	}
@@ -234,13 +242,18 @@ func (f *Fake) chatGetPermalink(r *request) (map[string]any, *apiError) {
 		return nil, fail("channel_not_found")
 	}
 	ts := r.p.get("message_ts")
-	if f.messageLocked(c.id, ts) == nil {
+	m := f.messageLocked(c.id, ts)
+	if m == nil {
 		return nil, fail("message_not_found")
 	}
-	return map[string]any{
-		"channel":   c.id,
-		"permalink": "https://" + f.opts.TeamDomain + ".slack.com/archives/" + c.id + "/p" + strings.ReplaceAll(ts, ".", ""),
-	}, nil
+	// {"ok":true,"channel":"C…","permalink":"https://<domain>.slack.com/archives/C…/p<ts without the dot>"}
+	// as on the method's page; a thread reply's link also names its thread
+	// and channel, so that Slack opens the thread.
+	link := "https://" + f.opts.TeamDomain + ".slack.com/archives/" + c.id + "/p" + strings.ReplaceAll(ts, ".", "")
+	if !m.isTopLevel() {
+		link += "?thread_ts=" + m.ThreadTS + "&cid=" + c.id
+	}
+	return map[string]any{"channel": c.id, "permalink": link}, nil
 }
 
 // PostAsUser adds a message written by a person to a channel's history, as

@@ -89,6 +89,21 @@
 //	d, _ = fake.SendEvent(map[string]any{"type": "member_joined_channel", …})
 //	fake.SendRaw([]byte(`{"garbage":`))
 //	fake.PostAsUser("U1", "C1", "hello", "") // history only; no event is sent
+//	d, _ = fake.MessageShortcut("U1", "C1", msg.TS, "make_ticket") // message_action
+//	d, _ = fake.GlobalShortcut("U1", "new_ticket")                  // shortcut
+//	d, _ = fake.AddReaction("U1", "C1", msg.TS, "ticket")           // reaction_added
+//	d, _ = fake.RemoveReaction("U1", "C1", msg.TS, "ticket")        // reaction_removed
+//	m, d, _ := fake.SendDM("U1", "help")                            // message, channel_type im
+//	_, d, _ = fake.ReplyInDM("U1", m.TS, "more")                    // in m's thread
+//
+// Shortcut payloads follow Slack's reference: message_action carries
+// callback_id, trigger_id (views.open within TriggerTTL), message_ts,
+// response_url, user, channel, team and the message, without message.user
+// when the app posted it; shortcut has no channel, message or response_url.
+// Reactions are kept on the message (history shows them) and the events
+// go out only when the bot is in the conversation and has reactions:read,
+// DM message events only with im:history; otherwise the Delivery is nil.
+// chat.getPermalink links a thread reply with ?thread_ts=…&cid=….
 //
 // Acks carry effects as in Slack: a slash-command ack payload is shown
 // (ephemeral, or in_channel); a view_submission ack's response_action
@@ -127,5 +142,6 @@
 // chat.postMessage about one a second per channel), on the Options.Now clock.
 //
 // Not implemented: group DMs, Events API over HTTP, message events for what
-// people post, and methods the app does not use.
+// people post in channels (PostAsUser) and for the app's own posts, and
+// methods the app does not use.
 package slackfake

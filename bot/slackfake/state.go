@@ -20,6 +20,15 @@ type Message struct {
 	Edits    int // how many chat.update calls changed it
 	// Metadata is what chat.postMessage or chat.update attached, or nil.
 	Metadata *Metadata
+	// Reactions are the emoji people added (AddReaction), in the order
+	// first used.
+	Reactions []Reaction
+}
+
+// Reaction is one emoji on a message and who added it, in order.
+type Reaction struct {
+	Name  string // without colons, e.g. "ticket"
+	Users []string
 }
 
 // Metadata is a message's metadata: an event type and a JSON object the
@@ -225,6 +234,10 @@ func (m *Message) clone() Message {
 	cp := *m
 	cp.Blocks = append(json.RawMessage(nil), m.Blocks...)
 	cp.Files = append([]File(nil), m.Files...)
+	cp.Reactions = nil
+	for _, r := range m.Reactions {
+		cp.Reactions = append(cp.Reactions, Reaction{Name: r.Name, Users: append([]string(nil), r.Users...)})
+	}
 	if m.Metadata != nil {
 		md := *m.Metadata
 		md.EventPayload = append(json.RawMessage(nil), m.Metadata.EventPayload...)
