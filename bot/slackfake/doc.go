@@ -105,6 +105,14 @@
 // DM message events only with im:history; otherwise the Delivery is nil.
 // chat.getPermalink links a thread reply with ?thread_ts=…&cid=….
 //
+// An app may hold several sockets (MaxConnections, 10 by default), as
+// several processes sharing the load do. Envelopes are spread over the live
+// sockets round-robin in the order they connected, so any socket may get
+// any envelope, and a redelivered event goes to the next socket. An ack
+// counts only on the socket its envelope went out on; sent on another it
+// is stray and the envelope stays unacked. Envelope.Connection and
+// Ack.Connection number the sockets from 1.
+//
 // Acks carry effects as in Slack: a slash-command ack payload is shown
 // (ephemeral, or in_channel); a view_submission ack's response_action
 // (errors, update, push, clear, or none to close) changes the modal stack.

@@ -87,6 +87,9 @@ type Ack struct {
 	// blocks in a slash reply, errors keyed to a non-input block…), or "".
 	Problem string
 	Payload json.RawMessage
+	// Connection is the socket it came on, numbered from 1 in the order
+	// sockets connected (as ConnectionsOpened counts).
+	Connection int
 }
 
 // Envelope describes a Socket Mode envelope the fake has sent.
@@ -99,6 +102,9 @@ type Envelope struct {
 	SentAt       time.Time // wall clock
 	Acked        bool
 	Payload      json.RawMessage
+	// Connection is the socket it went out on (see Ack.Connection); 0 if
+	// none was open.
+	Connection int
 }
 
 // Messages returns the history of a channel or DM, oldest first, thread
