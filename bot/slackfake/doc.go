@@ -120,6 +120,17 @@
 // Unacked events_api envelopes are redelivered with retry_attempt and
 // retry_reason "timeout".
 //
+// # Kept state
+//
+// Save and Load (SaveFile and LoadFile for a path, written atomically)
+// keep the Slack side across a restart as versioned JSON: users, channels
+// with membership and archiving, messages with threads, metadata, reactions
+// and files, DMs, user groups, App Home and open modal views with their ids
+// and hashes, and the counters behind ids and timestamps, so that the app
+// can still chat.update an old message. Sockets, envelopes, acks, triggers,
+// response_urls, ephemeral messages and the logs are not kept. Load needs
+// the same team, app and bot user ids, and refuses another version.
+//
 // # Assertions and waiting
 //
 // Messages(channel), DMs(user), Ephemerals(user), Views(user) (every change
