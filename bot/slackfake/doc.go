@@ -133,11 +133,13 @@
 //
 // # Assertions and waiting
 //
-// Messages(channel), DMs(user), Ephemerals(user), Views(user) (every change
-// a person saw), ModalStack, TopModal, Home, Channels, Users, Calls(method),
-// UnknownMethods, Acks (with latency), Unacked, Envelopes, StrayAcks,
-// Connections. Message, Ephemeral and View have AllText for assertions that
-// should not depend on layout. Never sleep: wait on a condition, re-checked
+// Messages(channel), Message(channel, ts) (with its Metadata and
+// Reactions), DMs(user), Ephemerals(user), Views(user) (every change a
+// person saw), ModalStack, TopModal, Home, Channels (with membership and
+// archiving), Users, Calls(method) (Dropped for a DropResponse),
+// UnknownMethods, Acks (with latency and socket), Unacked, Envelopes,
+// StrayAcks, Connections, ConnectionsOpened. Message, Ephemeral and View
+// have AllText for assertions that should not depend on layout. Never sleep: wait on a condition, re-checked
 // on every change of the fake (Changed gives the raw notification channel):
 //
 //	err := fake.WaitForTimeout(2*time.Second, func() bool { return len(fake.Messages("C1")) == 1 })
