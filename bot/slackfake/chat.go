@@ -56,8 +56,25 @@ func (f *Fake) messageJSON(m *Message) map[string]any {
 		"team": f.opts.TeamID,
 	}
 	if m.BotID != "" {
+		// As in Slack's answers for an app with a bot user: user is the bot
+		// user, and bot_id, app_id and bot_profile say which app posted.
 		out["bot_id"] = m.BotID
 		out["app_id"] = f.opts.AppID
+		out["bot_profile"] = map[string]any{
+			"id": m.BotID, "app_id": f.opts.AppID, "name": f.opts.BotName,
+			"deleted": false, "team_id": f.opts.TeamID,
+		}
+	}
+	if m.Metadata != nil {
+		out["metadata"] = metadataJSON(m.Metadata)
+	}
+	if len(m.Reactions) > 0 {
+		// As conversations.history shows them: name, users, count.
+		var rs []any
+		for _, r := range m.Reactions {
+			rs = append(rs, map[string]any{"name": r.Name, "users": append([]string(nil), r.Users...), "count": len(r.Users)})
+		}
+		out["reactions"] = rs
 	}
 	if m.ThreadTS != "" {
 		out["thread_ts"] = m.ThreadTS
@@ -100,10 +117,17 @@ func (f *Fake) chatPostMessage(r *request) (map[string]any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
+	md, _, aerr := parseMetadata(r.p)
+	if aerr != nil {
+		return nil, aerr
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c, aerr := f.resolveChannelLocked(r.p.get("channel"))
 	if aerr != nil {
+		return nil, aerr
+	}
+	if aerr := f.postableLocked(c); aerr != nil {
 		return nil, aerr
 	}
 	threadTS := r.p.get("thread_ts")
@@ -112,6 +136,7 @@ func (f *Fake) chatPostMessage(r *request) (map[string]any, *apiError) {
 		return nil, fail("thread_not_found")
 	}
 	m := f.postLocked(c, text, blocks, threadTS)
+	m.Metadata = f.acceptMetadata(md)
 	return map[string]any{"channel": c.id, "ts": m.TS, "message": f.messageJSON(m)}, nil
 }
 
@@ -122,6 +147,12 @@ func (f *Fake) chatUpdate(r *request) (map[string]any, *apiError) {
 	text, blocks, aerr := messageContent(r.p)
 	if aerr != nil && !(keepBlocks && aerr.code == "no_text") {
 		return nil, aerr
+	}
+	// chat.update keeps the metadata when the argument is left out and
+	// removes it for an empty object.
+	md, mdPresent, mdErr := parseMetadata(r.p)
+	if mdErr != nil {
+		return nil, mdErr
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -143,6 +174,9 @@ func (f *Fake) chatUpdate(r *request) (map[string]any, *apiError) {
 		return nil, fail("no_text")
 	}
 	m.Text, m.Blocks = text, blocks
+	if mdPresent {
+		m.Metadata = f.acceptMetadata(md)
+	}
 	m.Edited = true
 	m.Edits++
 	f.notifyLocked()
@@ -182,6 +216,9 @@ func (f *Fake) chatPostEphemeral(r *request) (map[string]any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
+	if aerr := f.postableLocked(c); aerr != nil {
+		return nil, aerr
+	}
 	u, ok := f.users[r.p.get("user")]
 	if !ok || u.Deleted {
 		return nil, fail("user_not_in_channel")
@@ -205,13 +242,18 @@ func (f *Fake) chatGetPermalink(r *request) (map[string]any, *apiError) {
 		return nil, fail("channel_not_found")
 	}
 	ts := r.p.get("message_ts")
-	if f.messageLocked(c.id, ts) == nil {
+	m := f.messageLocked(c.id, ts)
+	if m == nil {
 		return nil, fail("message_not_found")
 	}
-	return map[string]any{
-		"channel":   c.id,
-		"permalink": "https://" + f.opts.TeamDomain + ".slack.com/archives/" + c.id + "/p" + strings.ReplaceAll(ts, ".", ""),
-	}, nil
+	// {"ok":true,"channel":"C…","permalink":"https://<domain>.slack.com/archives/C…/p<ts without the dot>"}
+	// as on the method's page; a thread reply's link also names its thread
+	// and channel, so that Slack opens the thread.
+	link := "https://" + f.opts.TeamDomain + ".slack.com/archives/" + c.id + "/p" + strings.ReplaceAll(ts, ".", "")
+	if !m.isTopLevel() {
+		link += "?thread_ts=" + m.ThreadTS + "&cid=" + c.id
+	}
+	return map[string]any{"channel": c.id, "permalink": link}, nil
 }
 
 // PostAsUser adds a message written by a person to a channel's history, as

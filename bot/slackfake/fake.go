@@ -58,6 +58,16 @@ type Options struct {
 	// FailNext injects single 429s either way. Uses Now.
 	RateLimits bool
 
+	// Scopes are the bot scopes the app was granted. Empty grants every
+	// scope except chat:write.public, so that posting in a channel the bot
+	// is not in answers not_in_channel. With a list, methods answer
+	// missing_scope (with needed and provided) for what it lacks: chat:write,
+	// im:write, users:read, usergroups:read, files:write, the
+	// channels:/groups:/im: read and history scopes for conversations.info,
+	// .history and .replies; reaction events need reactions:read and DM
+	// message events im:history.
+	Scopes []string
+
 	// Logf, when set, receives one line per notable thing the fake does
 	// (t.Logf fits).
 	Logf func(format string, args ...any)
@@ -387,11 +397,15 @@ type channel struct {
 	isIM      bool
 	imUser    string
 	isPrivate bool
+	member    bool // the app's bot user is in it
+	archived  bool
 	created   int64
 	messages  []*Message
 }
 
-// AddChannel adds a public channel (id like "C…", name without '#').
+// AddChannel adds a channel the app's bot user is a member of: public for
+// an id like "C…", private for "G…" (name without '#'). For a channel that
+// exists it only renames.
 func (f *Fake) AddChannel(id, name string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -399,8 +413,18 @@ func (f *Fake) AddChannel(id, name string) {
 		c.name = name
 		return
 	}
-	f.channels[id] = &channel{id: id, name: name, isPrivate: strings.HasPrefix(id, "G"), created: f.opts.Now().Unix()}
+	f.addChannelLocked(id, name).member = true
 	f.notifyLocked()
+}
+
+func (f *Fake) addChannelLocked(id, name string) *channel {
+	if c, ok := f.channels[id]; ok {
+		c.name = name
+		return c
+	}
+	c := &channel{id: id, name: name, isPrivate: strings.HasPrefix(id, "G"), created: f.opts.Now().Unix()}
+	f.channels[id] = c
+	return c
 }
 
 // DMChannel returns the app's direct-message channel with user, creating it
@@ -417,7 +441,7 @@ func (f *Fake) dmLocked(user string) string {
 	}
 	id := f.nextIDLocked("D")
 	f.dms[user] = id
-	f.channels[id] = &channel{id: id, name: user, isIM: true, imUser: user, created: f.opts.Now().Unix()}
+	f.channels[id] = &channel{id: id, name: user, isIM: true, imUser: user, member: true, created: f.opts.Now().Unix()}
 	f.notifyLocked()
 	return id
 }

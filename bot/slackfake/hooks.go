@@ -253,6 +253,9 @@ func (f *Fake) filesCompleteUploadExternal(r *request) (map[string]any, *apiErro
 	}
 	for _, ref := range refs {
 		c, aerr := f.resolveChannelLocked(ref)
+		if aerr == nil {
+			aerr = f.postableLocked(c)
+		}
 		if aerr != nil {
 			return nil, aerr
 		}

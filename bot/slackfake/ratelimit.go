@@ -17,6 +17,8 @@ var methodTiers = map[string]float64{
 	"chat.delete":                  50, // Tier 3
 	"conversations.open":           50, // Tier 3
 	"conversations.info":           50, // Tier 3 (Slack lists it as Tier 3)
+	"conversations.history":        50, // Tier 3 for apps that are not commercially distributed
+	"conversations.replies":        50, // Tier 3, likewise
 	"chat.postEphemeral":           100,
 	"users.info":                   100,
 	"views.open":                   100,

@@ -134,7 +134,7 @@ func (f *Fake) serveSocket(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return
 		}
-		f.handleAck(data)
+		f.handleAck(c, data)
 	}
 }
 
@@ -245,6 +245,7 @@ type envelope struct {
 	sentAt               time.Time
 	acked                bool
 	undelivered          bool
+	conn                 *socketConn // the socket it went out on
 	delivery             *Delivery
 	// onAck applies the ack's payload (slash reply, response_action); called
 	// with f.mu held, it returns a problem Slack would report, if any.
@@ -252,10 +253,14 @@ type envelope struct {
 }
 
 func (e *envelope) describe() Envelope {
-	return Envelope{
+	d := Envelope{
 		EnvelopeID: e.id, Type: e.typ, PayloadType: e.payloadType, RetryAttempt: e.retryAttempt,
 		RetryReason: e.retryReason, SentAt: e.sentAt, Acked: e.acked, Payload: e.payload,
 	}
+	if e.conn != nil {
+		d.Connection = e.conn.id
+	}
+	return d
 }
 
 func (e *envelope) wire() map[string]any {
@@ -329,8 +334,11 @@ func (f *Fake) newEnvelopeLocked(typ, payloadType string, payload any) (*envelop
 	return &envelope{id: id, typ: typ, payloadType: payloadType, payload: raw}, nil
 }
 
-// dispatch sends env on a live socket, round-robin as Slack spreads load,
-// and arms its ack deadline or redelivery.
+// dispatch sends env on a live socket and arms its ack deadline or
+// redelivery. Slack spreads envelopes over an app's sockets (up to 10), so
+// any socket may get any envelope; the fake takes the live sockets in the
+// order they connected, round-robin, which spreads them evenly and sends a
+// redelivery to the next socket.
 func (f *Fake) dispatch(env *envelope) {
 	f.mu.Lock()
 	select {
@@ -348,6 +356,7 @@ func (f *Fake) dispatch(env *envelope) {
 	}
 	env.sentAt = time.Now()
 	env.undelivered = c == nil
+	env.conn = c
 	f.envelopes[env.id] = env
 	f.envOrder = append(f.envOrder, env.id)
 	f.armLocked(env)
@@ -412,8 +421,10 @@ func (f *Fake) armLocked(env *envelope) {
 	})
 }
 
-// handleAck records an ack frame from the app and applies its payload.
-func (f *Fake) handleAck(data []byte) {
+// handleAck records an ack frame that arrived on socket c and applies its
+// payload. An envelope is acked on the socket it was sent on; an ack for it
+// on another socket is stray, and leaves the envelope unacked.
+func (f *Fake) handleAck(c *socketConn, data []byte) {
 	var msg struct {
 		EnvelopeID string          `json:"envelope_id"`
 		Payload    json.RawMessage `json:"payload"`
@@ -426,7 +437,10 @@ func (f *Fake) handleAck(data []byte) {
 		return
 	}
 	env, ok := f.envelopes[msg.EnvelopeID]
-	if !ok || env.acked {
+	if !ok || env.acked || env.conn != c {
+		if ok && env.conn != nil && env.conn != c {
+			f.logf("ack of %s on socket %d, but it was sent on socket %d", env.id, c.id, env.conn.id)
+		}
 		f.strayAcks = append(f.strayAcks, append(json.RawMessage(nil), data...))
 		return
 	}
@@ -434,7 +448,7 @@ func (f *Fake) handleAck(data []byte) {
 	latency := time.Since(env.sentAt)
 	ack := Ack{
 		EnvelopeID: env.id, Type: env.typ, PayloadType: env.payloadType, RetryAttempt: env.retryAttempt,
-		Latency: latency, Payload: msg.Payload,
+		Latency: latency, Payload: msg.Payload, Connection: c.id,
 	}
 	select {
 	case <-env.delivery.done:

@@ -18,6 +18,24 @@ type Message struct {
 	Files    []File
 	Edited   bool
 	Edits    int // how many chat.update calls changed it
+	// Metadata is what chat.postMessage or chat.update attached, or nil.
+	Metadata *Metadata
+	// Reactions are the emoji people added (AddReaction), in the order
+	// first used.
+	Reactions []Reaction
+}
+
+// Reaction is one emoji on a message and who added it, in order.
+type Reaction struct {
+	Name  string // without colons, e.g. "ticket"
+	Users []string
+}
+
+// Metadata is a message's metadata: an event type and a JSON object the
+// app chose (https://docs.slack.dev/messaging/message-metadata).
+type Metadata struct {
+	EventType    string
+	EventPayload json.RawMessage
 }
 
 // Ephemeral is a message only one person saw, from chat.postEphemeral, a
@@ -51,6 +69,10 @@ type Call struct {
 	Status int               // HTTP status answered
 	Error  string            // Slack error code, empty when ok
 	Fault  bool              // answered by an injected fault
+	// Dropped: the connection was closed instead of answering (a
+	// DropResponse fault); Status and Error say what the answer would have
+	// been.
+	Dropped bool
 }
 
 // Ack is a Socket Mode acknowledgement received from the app.
@@ -65,6 +87,9 @@ type Ack struct {
 	// blocks in a slash reply, errors keyed to a non-input block…), or "".
 	Problem string
 	Payload json.RawMessage
+	// Connection is the socket it came on, numbered from 1 in the order
+	// sockets connected (as ConnectionsOpened counts).
+	Connection int
 }
 
 // Envelope describes a Socket Mode envelope the fake has sent.
@@ -77,6 +102,9 @@ type Envelope struct {
 	SentAt       time.Time // wall clock
 	Acked        bool
 	Payload      json.RawMessage
+	// Connection is the socket it went out on (see Ack.Connection); 0 if
+	// none was open.
+	Connection int
 }
 
 // Messages returns the history of a channel or DM, oldest first, thread
@@ -212,6 +240,15 @@ func (m *Message) clone() Message {
 	cp := *m
 	cp.Blocks = append(json.RawMessage(nil), m.Blocks...)
 	cp.Files = append([]File(nil), m.Files...)
+	cp.Reactions = nil
+	for _, r := range m.Reactions {
+		cp.Reactions = append(cp.Reactions, Reaction{Name: r.Name, Users: append([]string(nil), r.Users...)})
+	}
+	if m.Metadata != nil {
+		md := *m.Metadata
+		md.EventPayload = append(json.RawMessage(nil), m.Metadata.EventPayload...)
+		cp.Metadata = &md
+	}
 	return cp
 }
 
@@ -263,6 +300,9 @@ type Channel struct {
 	IsIM  bool
 	User  string // the other member of a DM
 	Count int    // messages in its history
+	// IsPrivate, IsMember (the app's bot user is in it) and IsArchived, as
+	// conversations.info tells them.
+	IsPrivate, IsMember, IsArchived bool
 }
 
 // Channels lists the workspace's channels and DMs, sorted by id.
@@ -272,7 +312,8 @@ func (f *Fake) Channels() []Channel {
 	var out []Channel
 	for _, id := range sortedKeys(f.channels) {
 		c := f.channels[id]
-		ch := Channel{ID: c.id, IsIM: c.isIM, User: c.imUser, Count: len(c.messages)}
+		ch := Channel{ID: c.id, IsIM: c.isIM, User: c.imUser, Count: len(c.messages),
+			IsPrivate: c.isPrivate || c.isIM, IsMember: c.member, IsArchived: c.archived}
 		if !c.isIM {
 			ch.Name = c.name
 		}

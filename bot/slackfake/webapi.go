@@ -29,6 +29,39 @@ type Fault struct {
 	Delay time.Duration
 	// Error, with Status zero, answers {"ok":false,"error":Error}.
 	Error string
+	// DropResponse runs the method, so that its effect happens (the message
+	// is posted), then closes the connection before a byte of the answer is
+	// written: the client sees EOF and cannot tell whether the call worked,
+	// as when a network drops a response. Status and Error are ignored with
+	// it; Delay still holds the call back first.
+	DropResponse bool
+}
+
+// droppingWriter turns the first write of an answer into closing the
+// connection, so every answer path of serveAPI can be dropped alike.
+type droppingWriter struct {
+	http.ResponseWriter
+	header http.Header
+	done   bool
+}
+
+func (d *droppingWriter) Header() http.Header { return d.header }
+
+func (d *droppingWriter) WriteHeader(int) {
+	if d.done {
+		return
+	}
+	d.done = true
+	if hj, ok := d.ResponseWriter.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			_ = conn.Close()
+		}
+	}
+}
+
+func (d *droppingWriter) Write(p []byte) (int, error) {
+	d.WriteHeader(http.StatusOK)
+	return len(p), nil
 }
 
 // FailNext makes the next n calls of method fail with fault. Methods include
@@ -126,6 +159,9 @@ type apiError struct {
 	errors   []string // "errors" array (invalid_blocks)
 	messages []string // response_metadata.messages
 	status   int      // HTTP status; 0 means 200
+	// needed and provided go with missing_scope: the scope lacking and the
+	// granted ones, comma-separated.
+	needed, provided string
 }
 
 func (e *apiError) Error() string { return e.code }
@@ -166,6 +202,8 @@ var methods = map[string]struct {
 	"chat.getPermalink":            {h: (*Fake).chatGetPermalink},
 	"conversations.open":           {h: (*Fake).conversationsOpen},
 	"conversations.info":           {h: (*Fake).conversationsInfo},
+	"conversations.history":        {h: (*Fake).conversationsHistory},
+	"conversations.replies":        {h: (*Fake).conversationsReplies},
 	"users.info":                   {h: (*Fake).usersInfo},
 	"users.list":                   {h: (*Fake).usersList},
 	"usergroups.users.list":        {h: (*Fake).usergroupsUsersList},
@@ -198,6 +236,9 @@ func (f *Fake) serveAPI(w http.ResponseWriter, r *http.Request) {
 			t.Stop()
 		}
 		switch {
+		case fault.DropResponse:
+			call.Dropped = true
+			w = &droppingWriter{ResponseWriter: w, header: http.Header{}}
 		case fault.Status == http.StatusTooManyRequests:
 			secs := int(math.Ceil(fault.RetryAfter.Seconds()))
 			w.Header().Set("Retry-After", fmt.Sprint(secs))
@@ -253,6 +294,9 @@ func (f *Fake) serveAPI(w http.ResponseWriter, r *http.Request) {
 		aerr = fail("not_allowed_token_type")
 	}
 	if aerr == nil {
+		aerr = f.needScope(methodScopes[method])
+	}
+	if aerr == nil {
 		f.mu.Lock()
 		wait, limited := f.rateLimitedLocked(method, req.p.get("channel"))
 		f.mu.Unlock()
@@ -300,6 +344,9 @@ func (f *Fake) writeError(w http.ResponseWriter, e *apiError) {
 	}
 	if len(e.messages) > 0 {
 		body["response_metadata"] = map[string]any{"messages": e.messages}
+	}
+	if e.needed != "" {
+		body["needed"], body["provided"] = e.needed, e.provided
 	}
 	status := e.status
 	if status == 0 {
@@ -464,8 +511,8 @@ func (f *Fake) channelJSONLocked(c *channel) map[string]any {
 		"is_channel":  !c.isIM && !c.isPrivate,
 		"is_group":    c.isPrivate,
 		"is_private":  c.isPrivate || c.isIM,
-		"is_archived": false,
-		"is_member":   true,
+		"is_archived": c.archived,
+		"is_member":   c.member,
 	}
 	if c.isIM {
 		m["user"] = c.imUser
@@ -511,8 +558,11 @@ func (f *Fake) conversationsInfo(r *request) (map[string]any, *apiError) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c, ok := f.channels[r.p.get("channel")]
-	if !ok {
+	if !ok || !c.visibleToBot() {
 		return nil, fail("channel_not_found")
+	}
+	if aerr := f.needScope(conversationScope(c, "read")); aerr != nil {
+		return nil, aerr
 	}
 	return map[string]any{"channel": f.channelJSONLocked(c)}, nil
 }
