@@ -43,6 +43,8 @@ type harness struct {
 	// hook, when set, runs in each started bot after Slack accepted an outbox delivery and before it
 	// is recorded; returning true simulates a crash at that moment.
 	hook func(e domain.OutboxEntry) bool
+	// noDelivery starts bots whose outbox delivers nothing: a crash right after every commit.
+	noDelivery bool
 
 	mu     sync.Mutex
 	now    time.Time
@@ -125,6 +127,9 @@ func (h *harness) start() {
 		h.t.Fatal(err)
 	}
 	b.out.hookAfterSend = h.hook
+	if h.noDelivery {
+		b.out.workers = 0
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.db, h.bot, h.cancel, h.done = db, b, cancel, make(chan error, 1)
 	opened := h.fake.ConnectionsOpened()
