@@ -132,34 +132,29 @@ func checkRecords(tx *bolt.Tx, p *problems) {
 	checkOutbox(tx, p)
 }
 
-// checkOutbox: every entry decodes, and an entry is in outbox_pending, with the lanes it was
-// enqueued with, exactly when it is unfinished.
+// checkOutbox: every entry decodes, unfinished entries are pending and finished ones are not, and no
+// entry is in both buckets.
 func checkOutbox(tx *bolt.Tx, p *problems) {
 	box, pending := tx.Bucket(bucketOutbox), tx.Bucket(bucketOutboxPending)
-	c := box.Cursor()
-	for k, v := c.First(); k != nil && !p.full(); k, v = c.Next() {
-		id, ok := keySeq(k)
-		r, err := decodeOutbox(v)
-		if !ok || err != nil {
-			p.addf("outbox/%x: %v", k, err)
-			continue
-		}
-		lanes := pending.Get(k)
-		switch unfinished := r.State == uint64(domain.OutboxPending); {
-		case unfinished && lanes == nil:
-			p.addf("outbox/%d is unfinished but not in outbox_pending", id)
-		case !unfinished && lanes != nil:
-			p.addf("outbox/%d is finished but still in outbox_pending", id)
-		case lanes != nil && !bytes.Equal(lanes, encodeLanes(r.Key, r.Channel)):
-			p.addf("outbox_pending/%d has lanes that differ from its entry", id)
-		}
-	}
-	c = pending.Cursor()
-	for k, _ := c.First(); k != nil && !p.full(); k, _ = c.Next() {
-		if box.Get(k) == nil {
-			p.addf("outbox_pending/%x has no entry", k)
+	check := func(b *bolt.Bucket, name string, wantPending bool) {
+		c := b.Cursor()
+		for k, v := c.First(); k != nil && !p.full(); k, v = c.Next() {
+			id, ok := keySeq(k)
+			r, err := decodeOutbox(v)
+			if !ok || err != nil {
+				p.addf("%s/%x: %v", name, k, err)
+				continue
+			}
+			if (r.State == uint64(domain.OutboxPending)) != wantPending {
+				p.addf("%s/%d is in state %s", name, id, domain.OutboxState(r.State))
+			}
+			if wantPending && box.Get(k) != nil {
+				p.addf("outbox entry %d is both unfinished and finished", id)
+			}
 		}
 	}
+	check(pending, "outbox_pending", true)
+	check(box, "outbox", false)
 }
 
 func checkItems(tx *bolt.Tx, p *problems) {

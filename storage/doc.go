@@ -18,7 +18,9 @@
 //	events/<seq BE>                        eventRecord; append-only; bucket sequence = last Seq
 //	events_by_time/<time BE><seq BE>       empty; time = UnixNano with the sign bit flipped, 0 for the zero time
 //	events_by_item/<item BE><seq BE>       empty; events with an item only
-//	kv/<bucket>/<key>                      raw bytes owned by the bot (message refs, digest slots, dedupe)
+//	kv/<bucket>/<key>                      raw bytes owned by the bot (message refs, digest slots, markers)
+//	outbox_pending/<seq BE>                outboxRecord of an unfinished effect; bucket sequence = last ID
+//	outbox/<seq BE>                        outboxRecord of a finished effect, with its result (outbox.go)
 //
 // idx_open is a covering index: it holds the whole record, not just the key, so reading every open
 // item (the digest, App Home) is one sequential scan whose cost does not grow with closed history.

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"sync"
 	"time"
@@ -13,11 +12,14 @@ import (
 )
 
 // The outbox: side effects owed to Slack, written in the transaction of the change that owes them
-// (domain.Tx.Enqueue) and delivered afterwards by the bot. Entries are kept after delivery with their
-// result until PruneOutbox removes them.
+// (domain.Tx.Enqueue) and delivered afterwards by the bot. An unfinished entry lives in
+// outbox_pending; finishing moves it, with its result, to outbox, where it stays until PruneOutbox
+// removes it. Enqueueing is one write, because it happens inside every change.
 //
-//	outbox/<seq BE>          outboxRecord; bucket sequence = last entry ID
-//	outbox_pending/<seq BE>  lanes of unfinished entries: uvarint len, Key, uvarint len, Channel
+//	outbox_pending/<seq BE>  outboxRecord of an unfinished entry; bucket sequence = last entry ID
+//	outbox/<seq BE>          outboxRecord of a finished entry, with its result
+//
+// A record starts with its kind and lanes, so a claim scan decodes only those of the entries it skips.
 //
 // Claims (who is delivering what) live in memory: one process owns a bbolt file, so a claim cannot
 // outlive the process that holds it, and a crash releases every claim with it.
@@ -88,24 +90,16 @@ func decodeOutbox(b []byte) (outboxRecord, error) {
 	return r, nil
 }
 
-func encodeLanes(key, channel string) []byte {
-	b := binary.AppendUvarint(make([]byte, 0, 4+len(key)+len(channel)), uint64(len(key)))
-	b = append(b, key...)
-	b = binary.AppendUvarint(b, uint64(len(channel)))
-	return append(b, channel...)
-}
-
-func decodeLanes(b []byte) (key, channel string, ok bool) {
-	n, w := binary.Uvarint(b)
-	if w <= 0 || uint64(len(b)-w) < n {
-		return "", "", false
+// recordLanes reads only the kind and lanes at the front of an encoded outboxRecord.
+func recordLanes(b []byte) (key, channel string, err error) {
+	var d decoder
+	d.init(b)
+	if d.err == nil && d.version != outboxRecordV1 {
+		return "", "", fmt.Errorf("%w: outbox record version %d is not supported", errCorrupt, d.version)
 	}
-	key, b = string(b[w:w+int(n)]), b[w+int(n):]
-	n, w = binary.Uvarint(b)
-	if w <= 0 || uint64(len(b)-w) != n {
-		return "", "", false
-	}
-	return key, string(b[w:]), true
+	_ = d.str()
+	key, channel = d.str(), d.str()
+	return key, channel, d.err
 }
 
 // Enqueue implements domain.Tx.
@@ -113,39 +107,38 @@ func (t *txn) Enqueue(effects ...domain.Effect) error {
 	if len(effects) == 0 {
 		return nil
 	}
-	box, err := t.bucket(bucketOutbox)
-	if err != nil {
-		return err
-	}
 	pending, err := t.bucket(bucketOutboxPending)
 	if err != nil {
 		return err
 	}
+	// Entries are appended in key order and leave in roughly the same order: full pages waste nothing.
+	pending.FillPercent = 0.9
 	for _, e := range effects {
 		if err := domain.ValidEffect(e); err != nil {
 			return err
 		}
-		id, err := box.NextSequence()
+		id, err := pending.NextSequence()
 		if err != nil {
 			return err
 		}
-		k := seqKey(id)
-		if err := box.Put(k, effectToRecord(e).encode()); err != nil {
-			return err
-		}
-		if err := pending.Put(k, encodeLanes(e.Key, e.Channel)); err != nil {
+		if err := pending.Put(seqKey(id), effectToRecord(e).encode()); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// outboxEntry finds an entry, unfinished or finished.
 func (t *txn) outboxEntry(id uint64) (domain.OutboxEntry, bool, error) {
-	box := t.btx.Bucket(bucketOutbox)
-	if box == nil {
-		return domain.OutboxEntry{}, false, nil
+	k := seqKey(id)
+	var v []byte
+	for _, name := range [][]byte{bucketOutboxPending, bucketOutbox} {
+		if b := t.btx.Bucket(name); b != nil {
+			if v = b.Get(k); v != nil {
+				break
+			}
+		}
 	}
-	v := box.Get(seqKey(id))
 	if v == nil {
 		return domain.OutboxEntry{}, false, nil
 	}
@@ -158,19 +151,24 @@ func (t *txn) outboxEntry(id uint64) (domain.OutboxEntry, bool, error) {
 	return e, true, nil
 }
 
-// finishEffect records a delivery's outcome and takes the entry out of the pending index.
+// finishEffect records a delivery's outcome, moving the entry from outbox_pending to outbox.
 func (t *txn) finishEffect(id uint64, state domain.OutboxState, res domain.OutboxResult) error {
 	if state == domain.OutboxPending {
 		return domain.Errorf(domain.EINVALID, "An outbox entry is finished as delivered or failed.")
 	}
-	box, err := t.bucket(bucketOutbox)
+	pending, err := t.bucket(bucketOutboxPending)
 	if err != nil {
 		return err
 	}
+	done, err := t.bucket(bucketOutbox)
+	if err != nil {
+		return err
+	}
+	done.FillPercent = 0.9
 	k := seqKey(id)
-	v := box.Get(k)
+	v := pending.Get(k)
 	if v == nil {
-		return domain.Errorf(domain.ENOTFOUND, "There is no outbox entry %d.", id)
+		return domain.Errorf(domain.ENOTFOUND, "There is no unfinished outbox entry %d.", id)
 	}
 	r, err := decodeOutbox(v)
 	if err != nil {
@@ -178,11 +176,7 @@ func (t *txn) finishEffect(id uint64, state domain.OutboxState, res domain.Outbo
 	}
 	r.State = uint64(state)
 	r.ResChannel, r.ResTS, r.ResError, r.ResAt = res.Channel, res.TS, res.Error, res.At
-	if err := box.Put(k, r.encode()); err != nil {
-		return err
-	}
-	pending, err := t.bucket(bucketOutboxPending)
-	if err != nil {
+	if err := done.Put(k, r.encode()); err != nil {
 		return err
 	}
 	return pending.Delete(k)
@@ -219,7 +213,6 @@ func (db *DB) ClaimEffects(ctx context.Context, owner string, max int, lease tim
 	now := time.Now()
 	var out []domain.OutboxEntry
 	err := db.bolt.View(func(btx *bolt.Tx) error {
-		t := &txn{btx: btx}
 		pending := btx.Bucket(bucketOutboxPending)
 		if pending == nil {
 			return nil
@@ -230,9 +223,12 @@ func (db *DB) ClaimEffects(ctx context.Context, owner string, max int, lease tim
 		for k, v := c.First(); k != nil && len(out) < max && scanned < maxClaimScan; k, v = c.Next() {
 			scanned++
 			id, ok := keySeq(k)
-			key, channel, ok2 := decodeLanes(v)
-			if !ok || !ok2 {
+			if !ok {
 				return fmt.Errorf("%w: outbox_pending/%x", errCorrupt, k)
+			}
+			key, channel, err := recordLanes(v)
+			if err != nil {
+				return fmt.Errorf("outbox_pending/%d: %w", id, err)
 			}
 			held := false
 			if cl, ok := db.claims.by[id]; ok && now.Before(cl.until) {
@@ -248,13 +244,12 @@ func (db *DB) ClaimEffects(ctx context.Context, owner string, max int, lease tim
 			if held || blocked {
 				continue
 			}
-			e, found, err := t.outboxEntry(id)
+			r, err := decodeOutbox(v)
 			if err != nil {
-				return err
+				return fmt.Errorf("outbox_pending/%d: %w", id, err)
 			}
-			if !found {
-				return fmt.Errorf("%w: outbox_pending/%d has no entry", errCorrupt, id)
-			}
+			e := r.toDomain(id)
+			e.Payload = append([]byte(nil), e.Payload...)
 			out = append(out, e)
 		}
 		return nil
@@ -301,11 +296,11 @@ func (db *DB) MarkAttempt(ctx context.Context, id uint64, at time.Time) error {
 	}
 	return db.write(func(btx *bolt.Tx) error {
 		return callSafely(func() error {
-			box := btx.Bucket(bucketOutbox)
+			box := btx.Bucket(bucketOutboxPending)
 			k := seqKey(id)
 			v := box.Get(k)
 			if v == nil {
-				return domain.Errorf(domain.ENOTFOUND, "There is no outbox entry %d.", id)
+				return domain.Errorf(domain.ENOTFOUND, "There is no unfinished outbox entry %d.", id)
 			}
 			r, err := decodeOutbox(v)
 			if err != nil {
@@ -331,15 +326,12 @@ func (db *DB) OutboxStats(ctx context.Context) (pending int, oldest time.Time, e
 			return nil
 		}
 		pending = p.Stats().KeyN
-		if k, _ := p.Cursor().First(); k != nil {
-			id, _ := keySeq(k)
-			e, ok, err := (&txn{btx: btx}).outboxEntry(id)
+		if k, v := p.Cursor().First(); k != nil {
+			r, err := decodeOutbox(v)
 			if err != nil {
-				return err
+				return fmt.Errorf("outbox_pending/%x: %w", k, err)
 			}
-			if ok {
-				oldest = e.At
-			}
+			oldest = r.At
 		}
 		return nil
 	})
@@ -347,7 +339,8 @@ func (db *DB) OutboxStats(ctx context.Context) (pending int, oldest time.Time, e
 }
 
 // PruneOutbox deletes finished entries enqueued before before, oldest first, at most limit of them,
-// and returns how many it deleted. Unfinished entries are never pruned.
+// and returns how many it deleted. Unfinished entries are never pruned. An entry finished late may sit
+// behind a newer one; it is pruned once every entry enqueued before it is old enough too.
 func (db *DB) PruneOutbox(ctx context.Context, before time.Time, limit int) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -356,7 +349,6 @@ func (db *DB) PruneOutbox(ctx context.Context, before time.Time, limit int) (int
 	err := db.write(func(btx *bolt.Tx) error {
 		n = 0
 		box := btx.Bucket(bucketOutbox)
-		pending := btx.Bucket(bucketOutboxPending)
 		var doomed [][]byte
 		c := box.Cursor()
 		for k, v := c.First(); k != nil && len(doomed) < limit; k, v = c.Next() {
@@ -367,9 +359,7 @@ func (db *DB) PruneOutbox(ctx context.Context, before time.Time, limit int) (int
 			if !r.At.Before(before) {
 				break
 			}
-			if r.State != uint64(domain.OutboxPending) && pending.Get(k) == nil {
-				doomed = append(doomed, append([]byte(nil), k...))
-			}
+			doomed = append(doomed, append([]byte(nil), k...))
 		}
 		for _, k := range doomed {
 			if err := box.Delete(k); err != nil {

@@ -198,22 +198,29 @@ func TestCheckFindsOutboxDamage(t *testing.T) {
 	db := openTestDB(t)
 	enqueue(t, db, domain.Effect{Kind: "post", Key: "a"}, domain.Effect{Kind: "post", Key: "b"})
 	finish(t, db, 2)
+	var pendingOne, doneTwo []byte
 	if err := db.bolt.Update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketOutboxPending).Delete(seqKey(1)); err != nil {
+		pending, done := tx.Bucket(bucketOutboxPending), tx.Bucket(bucketOutbox)
+		pendingOne, doneTwo = append([]byte(nil), pending.Get(seqKey(1))...), append([]byte(nil), done.Get(seqKey(2))...)
+		// Entry 1 is now in both buckets, and a finished record sits among the unfinished.
+		if err := done.Put(seqKey(1), doneTwo); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketOutboxPending).Put(seqKey(2), encodeLanes("b", ""))
+		return pending.Put(seqKey(2), doneTwo)
 	}); err != nil {
 		t.Fatal(err)
 	}
 	err := db.CheckConsistency()
 	ce, ok := err.(*CheckError)
-	if !ok || len(ce.Problems) != 2 {
-		t.Fatalf("CheckConsistency = %v, want two outbox problems", err)
+	if !ok || len(ce.Problems) != 3 {
+		t.Errorf("CheckConsistency = %v, want three outbox problems", err)
 	}
 	// Put it back so the cleanup check passes.
 	if err := db.bolt.Update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketOutboxPending).Put(seqKey(1), encodeLanes("a", "")); err != nil {
+		if err := tx.Bucket(bucketOutbox).Delete(seqKey(1)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketOutboxPending).Put(seqKey(1), pendingOne); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketOutboxPending).Delete(seqKey(2))
