@@ -88,6 +88,8 @@ func (tx *digestFixtureTx) ItemsByRequester(UserID, func(Item) bool) error {
 	return errors.New("digestFixtureTx: the digest must not list items by requester")
 }
 
+func (tx *digestFixtureTx) ItemBySource(string) (ItemID, bool, error) { return 0, false, nil }
+
 func (tx *digestFixtureTx) Handoff(id HandoffID) (Handoff, error) {
 	for _, h := range tx.handoffs {
 		if h.ID == id {

@@ -38,6 +38,7 @@ func newMemStore() *memStore {
 
 func cloneItem(it Item) Item {
 	it.DependsOn = slices.Clone(it.DependsOn)
+	it.Followers = slices.Clone(it.Followers)
 	return it
 }
 
@@ -145,6 +146,15 @@ func (t *memTx) ItemsByRequester(user UserID, fn func(Item) bool) error {
 		}
 	}
 	return nil
+}
+
+func (t *memTx) ItemBySource(key string) (ItemID, bool, error) {
+	for _, id := range slices.Sorted(maps.Keys(t.st.items)) {
+		if it := t.st.items[id]; !it.Source.IsZero() && it.Source.Key() == key {
+			return id, true, nil
+		}
+	}
+	return 0, false, nil
 }
 
 func (t *memTx) Handoff(id HandoffID) (Handoff, error) {

@@ -253,9 +253,11 @@ func (op *itemOp) dropPendingHandoff(reason string) error {
 	return nil
 }
 
-// Create records a new request from actor in the workflow's initial stage. Returns FieldErrors (EINVALID,
-// every bad field at once: "title", "details", "kind", "team", "value", "urgency", "size", "due") and
-// EFORBIDDEN for an unidentified actor.
+// Create records a new request in the workflow's initial stage, filed by actor for in.Requester (the
+// actor when empty). Returns FieldErrors (EINVALID, every bad field at once: "title", "details", "kind",
+// "team", "value", "urgency", "size", "due", "requester", "source") and EFORBIDDEN for an unidentified
+// actor. A source message already filed returns ECONFLICT (Field "source") together with a Result
+// holding the existing item, so the caller can point to it: one message never becomes two items.
 func (s *Service) Create(ctx context.Context, actor UserID, in NewItem) (Result, error) {
 	now, err := s.ready()
 	if err != nil {
@@ -268,23 +270,50 @@ func (s *Service) Create(ctx context.Context, actor UserID, in NewItem) (Result,
 	if err != nil {
 		return Result{}, err
 	}
+	requester := in.Requester
+	if requester == "" {
+		requester = actor
+	}
 	var res Result
+	var existing *Item
 	err = s.Store.Update(ctx, func(tx Tx) error {
+		existing = nil
+		if !in.Source.IsZero() {
+			id, ok, err := tx.ItemBySource(in.Source.Key())
+			if err != nil {
+				return err
+			}
+			if ok {
+				it, err := tx.Item(id)
+				if err != nil {
+					return err
+				}
+				existing = &it
+				return nil
+			}
+		}
 		id, err := tx.NextItemID()
 		if err != nil {
 			return err
 		}
 		it := Item{
 			ID: id, Key: FormatKey(s.Policy.KeyPrefix, id),
-			Title: in.Title, Details: in.Details, Kind: in.Kind, Requester: actor, Team: in.Team,
+			Title: in.Title, Details: in.Details, Kind: in.Kind, Requester: requester, Team: in.Team,
 			Value: in.Value, Urgency: in.Urgency, Size: in.Size, Due: in.Due,
 			Stage:     s.Policy.Workflow.Initial,
 			CreatedAt: now, StageEnteredAt: now, LastActivityAt: now, UpdatedAt: now, Version: 1,
+			Source: in.Source,
 		}
-		ev := Event{At: now, Actor: actor, Type: EventCreated, ItemID: id, Changes: []Change{
+		ev := Event{At: now, Actor: actor, Type: EventCreated, ItemID: id, Subject: requester, Changes: []Change{
 			{Field: "title", After: it.Title},
 			{Field: "stage", After: string(it.Stage)},
 		}}
+		if requester != actor {
+			ev.Changes = append(ev.Changes, Change{Field: "requester", After: string(requester)})
+		}
+		if !in.Source.IsZero() {
+			ev.Changes = append(ev.Changes, Change{Field: "source", After: in.Source.Key()})
+		}
 		if err := tx.PutItem(it); err != nil {
 			return err
 		}
@@ -297,7 +326,43 @@ func (s *Service) Create(ctx context.Context, actor UserID, in NewItem) (Result,
 	if err != nil {
 		return Result{}, err
 	}
+	if existing != nil {
+		return Result{Item: *existing}, &Error{Code: ECONFLICT, Field: "source",
+			Message: fmt.Sprintf("That message was already filed as %s.", s.Policy.keyOf(existing))}
+	}
 	return res, nil
+}
+
+// Follow makes actor a follower of the item: they hear what its requester hears. Following is not
+// work on the item, so it does not reset its stall clock. Returns ENOTFOUND, ECONFLICT (closed, or
+// already following or requesting it; or MaxFollowers reached).
+func (s *Service) Follow(ctx context.Context, actor UserID, id ItemID) (Result, error) {
+	return s.onItem(ctx, actor, id, ActFollow, func(op *itemOp) error {
+		if slices.Contains(op.it.Followers, actor) || op.it.Requester == actor {
+			return Errorf(ECONFLICT, "You already hear about %s.", op.key())
+		}
+		if len(op.it.Followers) >= MaxFollowers {
+			return Errorf(ECONFLICT, "%s has %d followers, the most it can have.", op.key(), MaxFollowers)
+		}
+		op.quiet = true
+		op.it.Followers = append(slices.Clone(op.it.Followers), actor)
+		op.record(Event{Type: EventFollowed, Subject: actor})
+		return nil
+	})
+}
+
+// Unfollow stops actor following the item. Returns ENOTFOUND and ECONFLICT (not following it).
+func (s *Service) Unfollow(ctx context.Context, actor UserID, id ItemID) (Result, error) {
+	return s.onItem(ctx, actor, id, ActView, func(op *itemOp) error {
+		i := slices.Index(op.it.Followers, actor)
+		if i < 0 {
+			return Errorf(ECONFLICT, "You do not follow %s.", op.key())
+		}
+		op.quiet = true
+		op.it.Followers = slices.Delete(slices.Clone(op.it.Followers), i, i+1)
+		op.record(Event{Type: EventUnfollowed, Subject: actor})
+		return nil
+	})
 }
 
 // Item returns the item. Returns ENOTFOUND if there is none with that ID.

@@ -35,6 +35,7 @@ const (
 	ActDigestPost     Action = "digest_post"
 	ActSnooze         Action = "snooze"
 	ActEscalate       Action = "escalate"
+	ActFollow         Action = "follow"
 )
 
 // Role is a relation between the actor and the thing acted on.
@@ -105,6 +106,7 @@ var Rules = []Rule{
 	{Action: ActDigestPost, Roles: leadOnly},
 	{Action: ActSnooze, Roles: assigneeOrLead, ItemOpen: true},
 	{Action: ActEscalate, Roles: []Role{RoleSystem}},
+	{Action: ActFollow, Roles: []Role{RoleAnyone}, ItemOpen: true},
 }
 
 // AuthContext is what an action is about. Item and Handoff may be nil; Subject is the person concerned
@@ -268,6 +270,8 @@ func (p *Policy) actionPhrase(act Action, c AuthContext) string {
 	switch act {
 	case ActCreate:
 		return "create requests"
+	case ActFollow:
+		return "follow " + key
 	case ActView:
 		return "view " + key
 	case ActTriage:

@@ -24,6 +24,7 @@ var pmAllActions = []Action{
 	ActCreate, ActView, ActTriage, ActPin, ActReject, ActDuplicate, ActAssign, ActStart, ActMove, ActDone,
 	ActBlock, ActUnblock, ActDepend, ActHandoffRequest, ActHandoffApprove, ActHandoffRefuse, ActHandoffAccept,
 	ActHandoffDecline, ActHandoffCancel, ActSetCapacity, ActSetAway, ActSetPrefs, ActDigestPost, ActSnooze, ActEscalate,
+	ActFollow,
 }
 
 func pmPolicy() *Policy {
@@ -69,6 +70,7 @@ var pmExpect = map[Action]struct {
 	ActSetPrefs:       {who: []UserID{pmAssignee}},
 	ActDigestPost:     {who: []UserID{pmGlobalLead, pmDevLead, pmQALead, pmOpsLead}},
 	ActEscalate:       {who: []UserID{SystemActor}},
+	ActFollow:         {who: pmActors, needOpen: true},
 }
 
 var pmAllStatuses = []HandoffStatus{HandoffAwaitingApproval, HandoffPending, HandoffAccepted, HandoffDeclined, HandoffCancelled, HandoffRejected}

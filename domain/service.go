@@ -26,6 +26,11 @@ type NewItem struct {
 	Urgency int  // 0 → 3
 	Size    int  // 0 → 3
 	Due     Date // optional
+	// Requester asks for the work when someone else files it (the author of a message turned into a
+	// request); empty means the actor. The actor is kept in the audit event as who filed it.
+	Requester UserID
+	// Source is the message the request comes from, if any; one message becomes at most one item.
+	Source Source
 }
 
 // Triage is a lead's prioritisation. Zero fields keep their current value; ClearDue removes the due date.

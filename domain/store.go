@@ -30,6 +30,9 @@ type ReadTx interface {
 	OpenItemsInStage(stage StageID, fn func(Item) bool) error
 	// ItemsByRequester visits the items requested by user (open and closed), newest first.
 	ItemsByRequester(user UserID, fn func(Item) bool) error
+	// ItemBySource returns the item filed from the source message with that Source.Key, and false
+	// when none was.
+	ItemBySource(key string) (ItemID, bool, error)
 
 	// Handoff returns ENOTFOUND if there is no handoff with that ID.
 	Handoff(id HandoffID) (Handoff, error)

@@ -99,6 +99,39 @@ type Item struct {
 
 	// Version increases by one on every committed change. Buttons may carry it to detect stale clicks.
 	Version uint64
+
+	// Source is the message the request was filed from; zero for a request typed into the form.
+	Source Source
+	// Followers hear what the requester hears about the item.
+	Followers []UserID
+}
+
+// Source is a chat message a request came from. One message becomes at most one item.
+type Source struct {
+	Conversation string // where the message is (a channel or DM ID)
+	Message      string // the message's ID (Slack's ts)
+	Thread       string // the thread the message is in, when it is a reply; "" otherwise
+}
+
+// Limits on sources and followers.
+const (
+	MaxSourceLen = 64
+	MaxFollowers = 200
+)
+
+// IsZero reports whether there is no source.
+func (s Source) IsZero() bool { return s.Conversation == "" && s.Message == "" }
+
+// Key identifies the source message, whatever thread it is in.
+func (s Source) Key() string { return s.Conversation + "/" + s.Message }
+
+// ThreadRoot is the message whose thread holds the conversation about the source: its thread's
+// parent when it is a reply, else the message itself.
+func (s Source) ThreadRoot() string {
+	if s.Thread != "" {
+		return s.Thread
+	}
+	return s.Message
 }
 
 // Open reports whether the item is not yet in a terminal stage.
@@ -203,6 +236,8 @@ const (
 	EventAwaySet          EventType = "away_set"
 	EventPrefsSet         EventType = "prefs_set"
 	EventSnoozed          EventType = "snoozed"
+	EventFollowed         EventType = "followed"
+	EventUnfollowed       EventType = "unfollowed"
 )
 
 // Change is one field's before → after in an event.

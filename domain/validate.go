@@ -292,6 +292,14 @@ func (p *Policy) validateNewItem(in NewItem, today Date) (NewItem, error) {
 	if err := dueDate("due", in.Due, today); err != nil {
 		errs = append(errs, err)
 	}
+	if in.Requester == SystemActor || len(in.Requester) > 40 {
+		errs = append(errs, FieldError("requester", "The requester is not a person."))
+	}
+	src := in.Source
+	if len(src.Conversation) > MaxSourceLen || len(src.Message) > MaxSourceLen || len(src.Thread) > MaxSourceLen ||
+		(src.Conversation == "") != (src.Message == "") || (src.Thread != "" && src.Message == "") {
+		errs = append(errs, FieldError("source", "The source message is not valid."))
+	}
 	return in, errs.Err()
 }
 

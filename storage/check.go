@@ -130,6 +130,7 @@ func checkRecords(tx *bolt.Tx, p *problems) {
 	checkPeople(tx, p)
 	checkEvents(tx, p)
 	checkOutbox(tx, p)
+	checkSources(tx, p)
 }
 
 // checkOutbox: every entry decodes, unfinished entries are pending and finished ones are not, and no

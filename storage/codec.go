@@ -72,6 +72,15 @@ func (e *encoder) ids(ids []domain.ItemID) {
 	e.fields++
 }
 
+func (e *encoder) strs(ss []string) {
+	e.buf = binary.AppendUvarint(e.buf, uint64(len(ss)))
+	for _, s := range ss {
+		e.buf = binary.AppendUvarint(e.buf, uint64(len(s)))
+		e.buf = append(e.buf, s...)
+	}
+	e.fields++
+}
+
 func (e *encoder) changes(cs []changeRecord) {
 	e.buf = binary.AppendUvarint(e.buf, uint64(len(cs)))
 	for _, c := range cs {
@@ -280,6 +289,25 @@ func (d *decoder) ids() []domain.ItemID {
 	out := make([]domain.ItemID, n)
 	for i := range out {
 		out[i] = domain.ItemID(d.rawUvarint())
+	}
+	return out
+}
+
+func (d *decoder) strs() []string {
+	if !d.next() {
+		return nil
+	}
+	n := d.rawUvarint()
+	if d.err != nil || n > uint64(len(d.buf)) {
+		d.err = errCorrupt
+		return nil
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = d.rawString()
 	}
 	return out
 }

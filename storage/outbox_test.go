@@ -245,3 +245,34 @@ func TestMigration3AddsTheOutbox(t *testing.T) {
 		t.Errorf("outbox after migrating to 3 holds %d", n)
 	}
 }
+
+func TestItemBySourceIsIndexedAndChecked(t *testing.T) {
+	db := openTestDB(t)
+	src := domain.Source{Conversation: "C1", Message: "17.1", Thread: "17.0"}
+	mustUpdate(t, db, func(tx domain.Tx) error {
+		return tx.PutItem(domain.Item{ID: 1, Key: "W-1", Title: "x", Stage: "intake", Requester: "U1", Source: src, Followers: []domain.UserID{"U2", "U3"}})
+	})
+	mustView(t, db, func(tx domain.ReadTx) error {
+		id, ok, err := tx.ItemBySource(src.Key())
+		if err != nil || !ok || id != 1 {
+			t.Errorf("ItemBySource = %d, %v, %v", id, ok, err)
+		}
+		if _, ok, _ := tx.ItemBySource("C1/other"); ok {
+			t.Error("found an item for a message nobody filed")
+		}
+		it, err := tx.Item(1)
+		if err != nil || it.Source != src || len(it.Followers) != 2 || it.Followers[1] != "U3" {
+			t.Errorf("item = %+v, %v", it, err)
+		}
+		return nil
+	})
+	err := db.Update(context.Background(), func(tx domain.Tx) error {
+		return tx.PutItem(domain.Item{ID: 2, Key: "W-2", Title: "y", Stage: "intake", Requester: "U1", Source: src})
+	})
+	if domain.ErrorCode(err) != domain.ECONFLICT {
+		t.Errorf("a second item for the same message = %v, want ECONFLICT", err)
+	}
+	if err := db.CheckConsistency(); err != nil {
+		t.Error(err)
+	}
+}

@@ -49,6 +49,11 @@ type itemRecord struct {
 	DoneAt         time.Time
 	UpdatedAt      time.Time
 	Version        uint64
+	// Appended fields.
+	SourceConversation string
+	SourceMessage      string
+	SourceThread       string
+	Followers          []string
 }
 
 func itemToRecord(it domain.Item) itemRecord {
@@ -64,7 +69,31 @@ func itemToRecord(it domain.Item) itemRecord {
 		NudgedAt: it.NudgedAt, SnoozedUntil: it.SnoozedUntil,
 		CreatedAt: it.CreatedAt, StageEnteredAt: it.StageEnteredAt, LastActivityAt: it.LastActivityAt,
 		DoneAt: it.DoneAt, UpdatedAt: it.UpdatedAt, Version: it.Version,
+		SourceConversation: it.Source.Conversation, SourceMessage: it.Source.Message, SourceThread: it.Source.Thread,
+		Followers: usersToStrings(it.Followers),
 	}
+}
+
+func usersToStrings(us []domain.UserID) []string {
+	if len(us) == 0 {
+		return nil
+	}
+	out := make([]string, len(us))
+	for i, u := range us {
+		out[i] = string(u)
+	}
+	return out
+}
+
+func stringsToUsers(ss []string) []domain.UserID {
+	if len(ss) == 0 {
+		return nil
+	}
+	out := make([]domain.UserID, len(ss))
+	for i, s := range ss {
+		out[i] = domain.UserID(s)
+	}
+	return out
 }
 
 func (r itemRecord) toDomain() domain.Item {
@@ -80,6 +109,8 @@ func (r itemRecord) toDomain() domain.Item {
 		NudgedAt: r.NudgedAt, SnoozedUntil: r.SnoozedUntil,
 		CreatedAt: r.CreatedAt, StageEnteredAt: r.StageEnteredAt, LastActivityAt: r.LastActivityAt,
 		DoneAt: r.DoneAt, UpdatedAt: r.UpdatedAt, Version: r.Version,
+		Source:    domain.Source{Conversation: r.SourceConversation, Message: r.SourceMessage, Thread: r.SourceThread},
+		Followers: stringsToUsers(r.Followers),
 	}
 }
 
@@ -119,6 +150,10 @@ func (r itemRecord) encode() []byte {
 	e.timestamp(r.DoneAt)
 	e.timestamp(r.UpdatedAt)
 	e.uvarint(r.Version)
+	e.str(r.SourceConversation)
+	e.str(r.SourceMessage)
+	e.str(r.SourceThread)
+	e.strs(r.Followers)
 	return e.finish(itemRecordV1)
 }
 
@@ -161,6 +196,10 @@ func decodeItem(b []byte) (itemRecord, error) {
 	r.DoneAt = d.timestamp()
 	r.UpdatedAt = d.timestamp()
 	r.Version = d.uvarint()
+	r.SourceConversation = d.str()
+	r.SourceMessage = d.str()
+	r.SourceThread = d.str()
+	r.Followers = d.strs()
 	if d.err != nil {
 		return itemRecord{}, fmt.Errorf("item: %w", d.err)
 	}

@@ -465,6 +465,9 @@ func (t *txn) PutItem(it domain.Item) error {
 	if err := byRequester.Put(groupKey(rec.Requester, id), nil); err != nil {
 		return err
 	}
+	if err := t.indexSource(rec, id); err != nil {
+		return err
+	}
 	// A caller that set an ID beyond the sequence (an import) must not get it handed out again.
 	if items.Sequence() < id {
 		return items.SetSequence(id)
