@@ -3,33 +3,45 @@ package slackfake
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strconv"
 	"unicode/utf8"
 )
 
-// The Block Kit limits Slack enforces, from Slack's reference pages.
+// Block Kit as Slack checks it. Every rule here is one Slack's Block Kit
+// reference states (https://docs.slack.dev/reference/block-kit/…, page named
+// next to the rule); a rule Slack does not document is left out, because a
+// fake stricter than Slack fails apps that Slack would serve. doc.go lists
+// each rule with the test that covers it.
+
+// The Block Kit limits, from the reference page named on each.
 const (
-	maxBlocksMessage   = 50
-	maxBlocksView      = 100
-	maxHeaderText      = 150
-	maxSectionText     = 3000
-	maxSectionField    = 2000
-	maxSectionFields   = 10
-	maxViewTextField   = 24 // modal title, submit, close
-	maxOptionText      = 75
-	maxOptionValue     = 150
-	maxOptions         = 100
-	maxID              = 255 // block_id, action_id, callback_id, external_id
-	maxPrivateMetadata = 3000
-	maxButtonText      = 75
-	maxButtonValue     = 2000
-	maxURL             = 3000
-	maxPlaceholder     = 150
-	maxInputLength     = 3000
-	maxLabel           = 2000
-	maxContextElements = 10
-	maxActionElements  = 25
+	maxBlocksMessage   = 50   // blocks
+	maxBlocksView      = 100  // blocks; views/modal-views
+	maxHeaderText      = 150  // blocks/header-block
+	maxSectionText     = 3000 // blocks/section-block; also any text object (composition-objects/text-object)
+	maxSectionField    = 2000 // blocks/section-block
+	maxSectionFields   = 10   // blocks/section-block
+	maxViewTextField   = 24   // views/modal-views: title, submit, close
+	maxOptionText      = 75   // composition-objects/option-object
+	maxOptionValue     = 150  // composition-objects/option-object
+	maxOptions         = 100  // block-elements/select-menu-element
+	maxOptionGroups    = 100  // composition-objects/option-group-object
+	maxGroupLabel      = 75   // composition-objects/option-group-object
+	maxID              = 255  // block_id, action_id (every block and element page), callback_id, external_id
+	maxPrivateMetadata = 3000 // views/modal-views
+	maxButtonText      = 75   // block-elements/button-element; also accessibility_label
+	maxButtonValue     = 2000 // block-elements/button-element
+	maxURL             = 3000 // button url, image_url, option url
+	maxPlaceholder     = 150  // every element with a placeholder
+	maxInputLength     = 3000 // block-elements/plain-text-input-element: min_length, max_length
+	maxLabel           = 2000 // blocks/input-block label and hint; blocks/image-block alt_text and title
+	maxContextElements = 10   // blocks/context-block
+	maxActionElements  = 25   // blocks/actions-block
+	maxOverflowOptions = 5    // block-elements/overflow-menu-element
+	maxChoiceOptions   = 10   // block-elements/checkboxes-element, radio-button-group-element
+	maxConfirmTitle    = 100  // composition-objects/confirmation-dialog-object
+	maxConfirmText     = 300
+	maxConfirmButton   = 30 // confirm and deny
 	maxViewBytes       = 250 << 10
 )
 
@@ -41,25 +53,99 @@ const (
 	surfaceHome
 )
 
-var knownBlocks = map[string]bool{
-	"section": true, "divider": true, "image": true, "actions": true, "context": true, "input": true,
-	"header": true, "file": true, "rich_text": true, "video": true, "markdown": true,
+func (s surface) String() string {
+	return [...]string{"messages", "modals", "home tabs"}[s]
 }
 
-var knownElements = map[string]bool{
-	"button": true, "checkboxes": true, "datepicker": true, "datetimepicker": true, "email_text_input": true,
-	"image": true, "multi_static_select": true, "multi_external_select": true, "multi_users_select": true,
-	"multi_conversations_select": true, "multi_channels_select": true, "number_input": true, "overflow": true,
-	"plain_text_input": true, "radio_buttons": true, "static_select": true, "external_select": true,
-	"users_select": true, "conversations_select": true, "channels_select": true, "timepicker": true,
-	"url_text_input": true, "rich_text_input": true, "file_input": true, "workflow_button": true,
+// surfaces is a set of surfaces.
+type surfaces uint8
+
+const (
+	inMessages surfaces = 1 << surfaceMessage
+	inModals   surfaces = 1 << surfaceModal
+	inHome     surfaces = 1 << surfaceHome
+	everywhere          = inMessages | inModals | inHome
+)
+
+func (ss surfaces) has(s surface) bool { return ss&(1<<s) != 0 }
+
+// blockSurfaces is the "Available in surfaces" column of Slack's blocks
+// reference (https://docs.slack.dev/reference/block-kit/blocks): input
+// blocks are allowed in messages too, and only file blocks are limited.
+var blockSurfaces = map[string]surfaces{
+	"section": everywhere, "divider": everywhere, "image": everywhere, "actions": everywhere,
+	"context": everywhere, "input": everywhere, "header": everywhere, "rich_text": everywhere,
+	"video": everywhere, "markdown": everywhere, "file": inMessages,
+}
+
+// Where an element may sit in its block.
+type slot int
+
+const (
+	slotSection slot = iota // section accessory
+	slotActions
+	slotInput
+	slotContext
+)
+
+func (s slot) String() string {
+	return [...]string{"section", "actions", "input", "context"}[s]
+}
+
+// elementSpec is one row of the table in Slack's block elements reference
+// (https://docs.slack.dev/reference/block-kit/block-elements): "Available in
+// surfaces" and "Works with block types". Where two versions of the page
+// disagree (multi-selects and rich_text_input in actions blocks,
+// datetimepicker in messages) the more permissive one is kept.
+type elementSpec struct {
+	surfaces surfaces
+	slots    []slot
+}
+
+var (
+	sectionActionsInput = []slot{slotSection, slotActions, slotInput}
+	inputOnly           = []slot{slotInput}
+)
+
+var elementSpecs = map[string]elementSpec{
+	"button":                     {everywhere, []slot{slotSection, slotActions}},
+	"checkboxes":                 {everywhere, sectionActionsInput},
+	"datepicker":                 {everywhere, sectionActionsInput},
+	"datetimepicker":             {inModals | inMessages, []slot{slotActions, slotInput}},
+	"email_text_input":           {inModals, inputOnly},
+	"file_input":                 {inModals, inputOnly},
+	"image":                      {everywhere, []slot{slotSection, slotContext}},
+	"multi_static_select":        {everywhere, sectionActionsInput},
+	"multi_external_select":      {everywhere, sectionActionsInput},
+	"multi_users_select":         {everywhere, sectionActionsInput},
+	"multi_conversations_select": {everywhere, sectionActionsInput},
+	"multi_channels_select":      {everywhere, sectionActionsInput},
+	"number_input":               {inModals, inputOnly},
+	"overflow":                   {everywhere, []slot{slotSection, slotActions}},
+	"plain_text_input":           {everywhere, inputOnly},
+	"radio_buttons":              {everywhere, sectionActionsInput},
+	"rich_text_input":            {inModals | inHome, []slot{slotActions, slotInput}},
+	"static_select":              {everywhere, sectionActionsInput},
+	"external_select":            {everywhere, sectionActionsInput},
+	"users_select":               {everywhere, sectionActionsInput},
+	"conversations_select":       {everywhere, sectionActionsInput},
+	"channels_select":            {everywhere, sectionActionsInput},
+	"timepicker":                 {everywhere, sectionActionsInput},
+	"url_text_input":             {inModals, inputOnly},
+	"workflow_button":            {inMessages, []slot{slotSection, slotActions}},
 }
 
 // checker collects Slack-style error strings: "<reason> [json-pointer:<path>]".
 type checker struct {
-	surface  surface
-	errs     []string
-	blockIDs map[string]bool
+	surface   surface
+	errs      []string
+	blockIDs  map[string]bool // block_id is unique within one message or view
+	actionIDs map[string]bool // action_id is unique within one block
+	focused   bool            // an element already asked for focus_on_load
+}
+
+func newChecker(s surface) *checker {
+	return &checker{surface: s, blockIDs: map[string]bool{}}
 }
 
 func (c *checker) add(ptr, format string, args ...any) {
@@ -75,14 +161,21 @@ func (c *checker) maxLen(ptr, s string, limit int) {
 // validateBlocks checks a blocks array for a surface; ptr is the JSON pointer
 // of the array in the request ("/blocks" or "/view/blocks").
 func validateBlocks(raw json.RawMessage, s surface, ptr string) []string {
-	c := &checker{surface: s, blockIDs: map[string]bool{}}
+	c := newChecker(s)
+	c.blocks(raw, ptr)
+	return c.errs
+}
+
+func (c *checker) blocks(raw json.RawMessage, ptr string) {
 	var blocks []any
 	if err := json.Unmarshal(raw, &blocks); err != nil {
 		c.add(ptr, "must be an array")
-		return c.errs
+		return
 	}
+	// https://docs.slack.dev/reference/block-kit/blocks: "up to 50 blocks in
+	// each message, and 100 blocks in modals or Home tabs".
 	limit := maxBlocksMessage
-	if s != surfaceMessage {
+	if c.surface != surfaceMessage {
 		limit = maxBlocksView
 	}
 	if len(blocks) > limit {
@@ -91,7 +184,6 @@ func validateBlocks(raw json.RawMessage, s surface, ptr string) []string {
 	for i, b := range blocks {
 		c.block(ptr+"/"+strconv.Itoa(i), b)
 	}
-	return c.errs
 }
 
 func (c *checker) block(ptr string, v any) {
@@ -101,97 +193,131 @@ func (c *checker) block(ptr string, v any) {
 		return
 	}
 	typ, _ := b["type"].(string)
-	if !knownBlocks[typ] {
+	where, known := blockSurfaces[typ]
+	if !known {
 		c.add(ptr, "failed to match all allowed schemas")
 		c.add(ptr+"/type", "unsupported type: %s", typ)
 		return
 	}
+	if !where.has(c.surface) {
+		c.add(ptr+"/type", "unsupported type: %s is not available in %s", typ, c.surface)
+		return
+	}
 	if id, ok := b["block_id"].(string); ok {
+		// Every block page: "Maximum length for this field is 255
+		// characters. block_id should be unique for each message or view".
 		c.maxLen(ptr+"/block_id", id, maxID)
-		if c.blockIDs[id] {
+		if id != "" && c.blockIDs[id] {
 			c.add(ptr+"/block_id", "duplicate block_id: %s", id)
 		}
 		c.blockIDs[id] = true
 	}
+	c.actionIDs = map[string]bool{}
 	switch typ {
 	case "section":
-		_, hasText := b["text"]
-		fields, hasFields := b["fields"].([]any)
-		if !hasText && !hasFields {
-			c.add(ptr, "must provide either text or fields")
-		}
-		if hasText {
-			c.text(ptr+"/text", b["text"], maxSectionText, false)
-		}
-		if hasFields {
-			if len(fields) > maxSectionFields {
-				c.add(ptr+"/fields", "must be no more than %d items", maxSectionFields)
-			}
-			for i, fl := range fields {
-				c.text(ptr+"/fields/"+strconv.Itoa(i), fl, maxSectionField, false)
-			}
-		}
-		if acc, ok := b["accessory"]; ok {
-			c.element(ptr+"/accessory", acc)
-		}
+		c.section(ptr, b)
 	case "header":
+		// blocks/header-block: text is required, a plain_text object of at
+		// most 150 characters.
 		c.requireField(ptr, b, "text")
 		c.text(ptr+"/text", b["text"], maxHeaderText, true)
 	case "context":
-		els, _ := b["elements"].([]any)
-		if len(els) == 0 {
-			c.add(ptr+"/elements", "must provide at least 1 items")
-		}
-		if len(els) > maxContextElements {
-			c.add(ptr+"/elements", "must be no more than %d items", maxContextElements)
-		}
-		for i, e := range els {
-			p := ptr + "/elements/" + strconv.Itoa(i)
-			if m, ok := e.(map[string]any); ok && m["type"] == "image" {
-				c.element(p, e)
-			} else {
-				c.text(p, e, maxSectionText, false)
-			}
-		}
+		c.context(ptr, b)
 	case "actions":
-		els, _ := b["elements"].([]any)
-		if len(els) == 0 {
-			c.add(ptr+"/elements", "must provide at least 1 items")
-		}
-		if len(els) > maxActionElements {
-			c.add(ptr+"/elements", "must be no more than %d items", maxActionElements)
-		}
+		// blocks/actions-block: elements is required, at most 25.
+		els := c.list(ptr, b, "elements", 1, maxActionElements)
 		for i, e := range els {
-			c.element(ptr+"/elements/"+strconv.Itoa(i), e)
+			c.element(ptr+"/elements/"+strconv.Itoa(i), e, slotActions)
 		}
 	case "input":
-		if c.surface == surfaceMessage {
-			c.add(ptr+"/type", "unsupported type: input")
-			return
-		}
-		c.requireField(ptr, b, "label")
-		c.text(ptr+"/label", b["label"], maxLabel, true)
-		if h, ok := b["hint"]; ok {
-			c.text(ptr+"/hint", h, maxLabel, true)
-		}
-		c.requireField(ptr, b, "element")
-		if e, ok := b["element"]; ok {
-			c.element(ptr+"/element", e)
-		}
+		c.input(ptr, b)
 	case "image":
-		if url, ok := b["image_url"].(string); ok {
-			c.maxLen(ptr+"/image_url", url, maxURL)
-		} else if _, ok := b["slack_file"]; !ok {
-			c.add(ptr, "missing required field: image_url")
+		c.image(ptr, b)
+	}
+}
+
+// section follows blocks/section-block.
+func (c *checker) section(ptr string, b map[string]any) {
+	_, hasText := b["text"]
+	_, hasFields := b["fields"]
+	if !hasText && !hasFields {
+		// "This field is not required if a valid array of fields objects is
+		// provided instead"; fields is "Required if no text is provided".
+		c.add(ptr, "must provide either text or fields")
+	}
+	if hasText {
+		c.text(ptr+"/text", b["text"], maxSectionText, false)
+	}
+	if hasFields {
+		fields := c.list(ptr, b, "fields", 0, maxSectionFields)
+		for i, fl := range fields {
+			c.text(ptr+"/fields/"+strconv.Itoa(i), fl, maxSectionField, false)
 		}
-		if alt, ok := b["alt_text"].(string); ok {
-			c.maxLen(ptr+"/alt_text", alt, maxLabel)
-		} else {
-			c.add(ptr, "missing required field: alt_text")
+	}
+	if acc, ok := b["accessory"]; ok {
+		c.element(ptr+"/accessory", acc, slotSection)
+	}
+}
+
+// context follows blocks/context-block: "An array of image elements and text
+// objects. Maximum number of items is 10."
+func (c *checker) context(ptr string, b map[string]any) {
+	els := c.list(ptr, b, "elements", 1, maxContextElements)
+	for i, e := range els {
+		p := ptr + "/elements/" + strconv.Itoa(i)
+		m, _ := e.(map[string]any)
+		switch typ, _ := m["type"].(string); typ {
+		case "plain_text", "mrkdwn":
+			c.text(p, e, maxSectionText, false)
+		default:
+			c.element(p, e, slotContext)
 		}
-		if t, ok := b["title"]; ok {
-			c.text(ptr+"/title", t, maxLabel, true)
-		}
+	}
+}
+
+// input follows blocks/input-block.
+func (c *checker) input(ptr string, b map[string]any) {
+	// label: "a text object that must have type of plain_text. Maximum
+	// length for the text in this field is 2000 characters." Required.
+	c.requireField(ptr, b, "label")
+	c.text(ptr+"/label", b["label"], maxLabel, true)
+	// hint: "It must be a text object with a type of plain_text. Maximum
+	// length for the text in this field is 2000 characters."
+	if h, ok := b["hint"]; ok {
+		c.text(ptr+"/hint", h, maxLabel, true)
+	}
+	c.requireField(ptr, b, "element")
+	e, ok := b["element"]
+	if !ok {
+		return
+	}
+	c.element(ptr+"/element", e, slotInput)
+	// dispatch_action: "If dispatch_action is set to true and a file_input
+	// block element is provided, an unsupported type error will be raised."
+	if m, _ := e.(map[string]any); b["dispatch_action"] == true && m["type"] == "file_input" {
+		c.add(ptr+"/element/type", "unsupported type: file_input with dispatch_action")
+	}
+}
+
+// image follows blocks/image-block.
+func (c *checker) image(ptr string, b map[string]any) {
+	// "You must provide either an image_url or slack_file. Maximum length for
+	// this field is 3000 characters."
+	if url, ok := b["image_url"].(string); ok {
+		c.maxLen(ptr+"/image_url", url, maxURL)
+	} else if _, ok := b["slack_file"]; !ok {
+		c.add(ptr, "missing required field: image_url")
+	}
+	// alt_text is required, at most 2000 characters.
+	if alt, ok := b["alt_text"].(string); ok {
+		c.maxLen(ptr+"/alt_text", alt, maxLabel)
+	} else {
+		c.add(ptr, "missing required field: alt_text")
+	}
+	// title: "a text object that can only be of type: plain_text. Maximum
+	// length for the text in this field is 2000 characters."
+	if t, ok := b["title"]; ok {
+		c.text(ptr+"/title", t, maxLabel, true)
 	}
 }
 
@@ -201,134 +327,28 @@ func (c *checker) requireField(ptr string, m map[string]any, key string) {
 	}
 }
 
-// text checks a text object; plainOnly refuses mrkdwn where Slack does.
-func (c *checker) text(ptr string, v any, limit int, plainOnly bool) {
-	if v == nil {
-		return
+// list reads the array m[key], which must hold between lo and hi items;
+// lo > 0 makes the field required.
+func (c *checker) list(ptr string, m map[string]any, key string, lo, hi int) []any {
+	v, present := m[key]
+	if !present {
+		if lo > 0 {
+			c.add(ptr, "missing required field: %s", key)
+		}
+		return nil
 	}
-	t, ok := v.(map[string]any)
+	items, ok := v.([]any)
 	if !ok {
-		c.add(ptr, "must be an object")
-		return
+		c.add(ptr+"/"+key, "must be an array")
+		return nil
 	}
-	typ, _ := t["type"].(string)
-	switch {
-	case typ == "plain_text":
-	case typ == "mrkdwn" && !plainOnly:
-	case typ == "mrkdwn":
-		c.add(ptr+"/type", "must be plain_text")
-		return
-	default:
-		c.add(ptr+"/type", "must be one of plain_text, mrkdwn")
-		return
+	if len(items) < lo {
+		c.add(ptr+"/"+key, "must provide at least %d items", lo)
 	}
-	s, ok := t["text"].(string)
-	if !ok {
-		c.add(ptr, "missing required field: text")
-		return
+	if len(items) > hi {
+		c.add(ptr+"/"+key, "must be no more than %d items", hi)
 	}
-	if s == "" {
-		c.add(ptr+"/text", "must be more than 0 characters")
-	}
-	c.maxLen(ptr+"/text", s, limit)
-}
-
-var isoDate = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
-
-func (c *checker) element(ptr string, v any) {
-	e, ok := v.(map[string]any)
-	if !ok {
-		c.add(ptr, "must be an object")
-		return
-	}
-	typ, _ := e["type"].(string)
-	if !knownElements[typ] {
-		c.add(ptr, "failed to match all allowed schemas")
-		c.add(ptr+"/type", "unsupported type: %s", typ)
-		return
-	}
-	if id, ok := e["action_id"].(string); ok {
-		c.maxLen(ptr+"/action_id", id, maxID)
-	}
-	if p, ok := e["placeholder"]; ok {
-		c.text(ptr+"/placeholder", p, maxPlaceholder, true)
-	}
-	switch typ {
-	case "button":
-		c.requireField(ptr, e, "text")
-		c.text(ptr+"/text", e["text"], maxButtonText, true)
-		if val, ok := e["value"].(string); ok {
-			c.maxLen(ptr+"/value", val, maxButtonValue)
-		}
-		if url, ok := e["url"].(string); ok {
-			c.maxLen(ptr+"/url", url, maxURL)
-		}
-		if st, ok := e["style"].(string); ok && st != "primary" && st != "danger" {
-			c.add(ptr+"/style", "must be one of primary, danger")
-		}
-	case "static_select", "multi_static_select":
-		opts, hasOpts := e["options"].([]any)
-		groups, hasGroups := e["option_groups"].([]any)
-		if !hasOpts && !hasGroups {
-			c.add(ptr, "must provide either options or option_groups")
-		}
-		c.options(ptr+"/options", opts, maxOptions)
-		for i, g := range groups {
-			if gm, ok := g.(map[string]any); ok {
-				gopts, _ := gm["options"].([]any)
-				c.options(ptr+"/option_groups/"+strconv.Itoa(i)+"/options", gopts, maxOptions)
-			}
-		}
-		if io, ok := e["initial_option"]; ok {
-			c.option(ptr+"/initial_option", io)
-		}
-	case "overflow":
-		opts, _ := e["options"].([]any)
-		c.options(ptr+"/options", opts, 5)
-	case "radio_buttons", "checkboxes":
-		opts, _ := e["options"].([]any)
-		c.options(ptr+"/options", opts, 10)
-	case "plain_text_input":
-		for _, k := range []string{"max_length", "min_length"} {
-			if n, ok := e[k].(float64); ok && (n > maxInputLength || n < 0) {
-				c.add(ptr+"/"+k, "must be less than %d", maxInputLength+1)
-			}
-		}
-		if iv, ok := e["initial_value"].(string); ok {
-			c.maxLen(ptr+"/initial_value", iv, maxInputLength)
-		}
-	case "datepicker":
-		if d, ok := e["initial_date"].(string); ok && !isoDate.MatchString(d) {
-			c.add(ptr+"/initial_date", "must match format YYYY-MM-DD")
-		}
-	case "image":
-		c.requireField(ptr, e, "alt_text")
-	}
-}
-
-func (c *checker) options(ptr string, opts []any, limit int) {
-	if len(opts) > limit {
-		c.add(ptr, "must be no more than %d items", limit)
-	}
-	for i, o := range opts {
-		c.option(ptr+"/"+strconv.Itoa(i), o)
-	}
-}
-
-func (c *checker) option(ptr string, v any) {
-	o, ok := v.(map[string]any)
-	if !ok {
-		c.add(ptr, "must be an object")
-		return
-	}
-	c.requireField(ptr, o, "text")
-	c.text(ptr+"/text", o["text"], maxOptionText, false)
-	if val, ok := o["value"].(string); ok {
-		c.maxLen(ptr+"/value", val, maxOptionValue)
-	}
-	if d, ok := o["description"]; ok {
-		c.text(ptr+"/description", d, maxOptionText, false)
-	}
+	return items
 }
 
 // validateView checks a view object for views.open/push/update/publish. It
@@ -338,7 +358,7 @@ func validateView(raw json.RawMessage, want surface) *apiError {
 	if len(raw) > maxViewBytes {
 		return fail("view_too_large")
 	}
-	c := &checker{surface: want, blockIDs: map[string]bool{}}
+	c := newChecker(want)
 	var v map[string]any
 	if err := json.Unmarshal(raw, &v); err != nil || v == nil {
 		c.add("/view", "must be an object")
@@ -354,6 +374,8 @@ func validateView(raw json.RawMessage, want surface) *apiError {
 		c.add("/view/type", "must be %s", expected)
 		return invalidArguments(c.errs)
 	}
+	// views/modal-views: title is required; title, submit and close are
+	// plain_text of at most 24 characters.
 	if want == surfaceModal {
 		if _, ok := v["title"]; !ok {
 			c.add("/view", "missing required field: title")
@@ -364,6 +386,8 @@ func validateView(raw json.RawMessage, want surface) *apiError {
 			}
 		}
 	}
+	// private_metadata: "Max length of 3000 characters"; callback_id:
+	// "Maximum length of 255 characters".
 	if pm, ok := v["private_metadata"].(string); ok {
 		c.maxLen("/view/private_metadata", pm, maxPrivateMetadata)
 	}
@@ -372,12 +396,14 @@ func validateView(raw json.RawMessage, want surface) *apiError {
 			c.maxLen("/view/"+k, s, maxID)
 		}
 	}
-	blocksRaw, _ := json.Marshal(v["blocks"])
 	if v["blocks"] == nil {
 		c.add("/view", "missing required field: blocks")
 	} else {
-		c.errs = append(c.errs, validateBlocks(blocksRaw, want, "/view/blocks")...)
+		blocksRaw, _ := json.Marshal(v["blocks"])
+		c.blocks(blocksRaw, "/view/blocks")
 	}
+	// views/modal-views: "submit is required when an input block is within
+	// the blocks array."
 	if want == surfaceModal && v["submit"] == nil && hasInputBlock(v["blocks"]) {
 		c.add("/view", "must provide submit when blocks contain an input")
 	}

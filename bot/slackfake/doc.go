@@ -63,12 +63,173 @@
 // without which no message carries its metadata. The app's messages carry
 // user (the bot user), bot_id, app_id and bot_profile, as in Slack.
 //
-// Everything sent is checked against Block Kit's rules, answering as Slack
-// does: invalid_blocks with "errors" and response_metadata.messages such as
-// "must be less than 151 characters [json-pointer:/blocks/0/text/text]" for
-// messages; invalid_arguments with "[ERROR] …" messages for views;
-// view_too_large, msg_too_long, hash_conflict, push_limit_reached,
+// Errors are Slack's: invalid_blocks and invalid_arguments (see Block Kit
+// below), view_too_large, msg_too_long, hash_conflict, push_limit_reached,
 // expired_trigger_id, exchanged_trigger_id, not_found.
+//
+// # Block Kit
+//
+// Every blocks array and view the app sends (chat.postMessage, chat.update,
+// chat.postEphemeral, files.completeUploadExternal, views.*, acks, response
+// URLs) is checked against the rules of Slack's Block Kit reference, and
+// against nothing more: a fake stricter than Slack fails apps Slack serves.
+// Messages answer invalid_blocks with "errors" and response_metadata.messages
+// such as "[ERROR] must be less than 151 characters
+// [json-pointer:/blocks/0/text/text]"; views answer invalid_arguments with
+// the same "[ERROR] …" messages. A response_url is an incoming webhook: it
+// answers HTTP 400 with the plain-text body invalid_blocks and no detail,
+// which slack-go's PostWebhookContext reports as a StatusCodeError; the
+// details go to Options.Logf.
+//
+// Each rule below names its test: R is TestBlockKitRules, L is
+// TestLimitsRefused, followed by the subtest name. Pages are under
+// https://docs.slack.dev/reference/block-kit/ unless named otherwise.
+//
+// Uniqueness:
+//   - action_id unique among the elements of its block, free to repeat
+//     across blocks (every element page): R "action_id unique within its
+//     block", R "action_id unique within a home tab block".
+//   - block_id unique within a message or view (every block page): R
+//     "block_id unique within a message", R "block_id unique within a view".
+//   - option values unique within an element (option-object, "A unique
+//     string value"): R "option values unique within an element".
+//   - at most one element with focus_on_load in a view (every element
+//     page): R "one focus_on_load per view".
+//
+// Surfaces and placement:
+//   - at most 50 blocks in a message, 100 in a modal or Home tab (blocks):
+//     L "blocks per message", L "blocks per modal", L "blocks per home tab".
+//   - file blocks in messages only; every other block on every surface, input
+//     blocks in messages and Home tabs included (blocks): R "file block in
+//     messages only", TestInputBlocksInMessages.
+//   - each element only on the surfaces of the block elements table:
+//     email, url, number and file inputs in modals, rich_text_input in modals
+//     and Home tabs, datetimepicker not in Home tabs, workflow_button in
+//     messages (block-elements): R "email_text_input in modals only", R
+//     "workflow_button in messages only".
+//   - each element only in the blocks of that table ("Works with block
+//     types"), refused as "failed to match all allowed schemas": R "actions
+//     block elements", R "section accessory elements", R "input block
+//     elements", R "context block elements" (image elements and text objects
+//     only), R "misplaced element fails the schema".
+//   - no dispatch_action on an input block holding a file_input
+//     (blocks/input-block): R "no dispatch_action with file_input".
+//
+// Lengths, in characters:
+//   - block_id, action_id 255: L "block_id", L "action_id".
+//   - callback_id, external_id 255; private_metadata 3000 (views/modal-views):
+//     L "callback_id", R "external_id at most 255", L "private_metadata".
+//   - modal title, submit, close 24 (views/modal-views): L "modal title",
+//     L "modal submit", L "modal close".
+//   - a view's JSON 250 kB, answered view_too_large: L "view size".
+//   - header text 150: L "header text"; section text 3000: L "section text";
+//     section field 2000: L "section field".
+//   - any text object 1 to 3000 (composition-objects/text-object): R "text
+//     object at most 3000", R "text object at least 1".
+//   - button text 75, value 2000, url 3000, accessibility_label 75: R "button
+//     text at most 75", R "button value at most 2000", R "button url at most
+//     3000", R "button accessibility_label at most 75".
+//   - placeholder 150 (every element with one): R "placeholder at most 150".
+//   - input label and hint 2000: R "input label at most 2000", R "input hint
+//     at most 2000".
+//   - image block alt_text 2000, image_url 3000, title 2000; image element
+//     image_url 3000: R "image block alt_text at most 2000", R "image block
+//     image_url at most 3000", R "image block title at most 2000", R "image
+//     element image_url at most 3000".
+//   - option text 75, value 150, description 75, url 3000: L "option text",
+//     L "option value", R "option description at most 75", R "option url at
+//     most 3000".
+//   - option group label 75: R "option group label at most 75".
+//   - confirm title 100, text 300, confirm and deny 30: R "confirm title at
+//     most 100", R "confirm text at most 300", R "confirm button text at most
+//     30", R "confirm deny text at most 30".
+//   - plain_text_input min_length 0 to 3000, max_length 1 to 3000: R
+//     "plain_text_input min_length between 0 and 3000", R "plain_text_input
+//     max_length between 1 and 3000", R "plain_text_input max_length not 0".
+//   - response_url text beyond 40,000 characters is truncated and posted, as
+//     Slack does on every way of posting
+//     (https://api.slack.com/changelog/2018-04-truncating-really-long-messages):
+//     TestResponseURLTruncatesText.
+//
+// Counts:
+//   - section fields 10: R "section fields at most 10".
+//   - context elements 1 to 10: R "context elements at most 10", R "context
+//     elements at least 1".
+//   - actions elements 1 to 25: R "actions elements at most 25", R "actions
+//     elements at least 1".
+//   - select options 100: L "options per select"; option groups 100 of 100
+//     options each: R "option groups at most 100", R "options per option
+//     group at most 100".
+//   - overflow options 5: R "overflow options at most 5"; checkboxes and
+//     radio_buttons options 10: R "checkboxes options at most 10", R
+//     "radio_buttons options at most 10".
+//
+// Required fields:
+//   - section text or fields: R "section needs text or fields".
+//   - header text: R "header needs text"; button text: R "button needs text".
+//   - input label and element: R "input needs a label", R "input needs an
+//     element".
+//   - image block alt_text and image_url or slack_file: R "image block needs
+//     alt_text", R "image block needs image_url or slack_file"; image element
+//     likewise: R "image element needs alt_text", R "image element needs
+//     image_url or slack_file".
+//   - option text and value: R "option needs text", R "option needs a value".
+//   - static selects take options or option_groups, exactly one: R
+//     "static_select needs options or option_groups", R "static_select takes
+//     options or option_groups, not both"; an option group needs its label:
+//     R "option group needs a label".
+//   - overflow, checkboxes and radio_buttons need options: R "overflow needs
+//     options", R "checkboxes need options".
+//   - confirm title, text, confirm and deny: R "confirm needs title, text,
+//     confirm and deny".
+//   - modal title: R "modal needs a title"; view blocks: R "view needs
+//     blocks"; modal submit when an input block is present: L "input block
+//     needs a submit button".
+//
+// Values:
+//   - button and confirm style primary or danger: R "button style primary or
+//     danger", R "confirm style primary or danger".
+//   - plain_text only for header text, button text, input label and hint,
+//     placeholders, option text and description in selects and overflow
+//     menus (mrkdwn allowed in checkboxes and radio buttons), option group
+//     labels, confirm title, confirm and deny, image titles, modal title,
+//     submit and close: R "header text plain_text only", R "button text
+//     plain_text only", R "input label plain_text only", R "placeholder
+//     plain_text only", R "select option text plain_text only", R "modal
+//     title plain_text only".
+//   - text object type plain_text or mrkdwn: R "text type plain_text or
+//     mrkdwn"; emoji only on plain_text, verbatim only on mrkdwn: R "emoji
+//     only on plain_text", R "verbatim only on mrkdwn".
+//   - initial_option and initial_options among the element's options or
+//     option groups (value and text): R "initial_option is one of the
+//     options", R "initial_option in option_groups", R "radio_buttons
+//     initial_option is one of the options", R "checkboxes initial_options
+//     are among the options".
+//   - option url only in overflow menus: R "option url only in overflow
+//     menus".
+//   - datepicker initial_date YYYY-MM-DD: R "datepicker initial_date
+//     YYYY-MM-DD"; timepicker initial_time HH:mm: R "timepicker initial_time
+//     HH:mm".
+//   - multi-select max_selected_items at least 1: R "multi-select
+//     max_selected_items at least 1".
+//
+// Shapes (the schema under every rule): R "blocks is an array", R "block is
+// an object", R "unknown block type is named", R "elements is an array", R
+// "element is an object", R "unknown element type is named", R "option is an
+// object", R "option group is an object", R "confirm is an object", R "text
+// object is an object", R "text object needs text", R "view is an object", R
+// "view type matches the method", L "unknown block type", L "unknown element
+// type".
+//
+// Response URLs refuse invalid blocks with HTTP 400 and the plain-text body
+// invalid_blocks, posting nothing
+// (https://api.slack.com/changelog/2016-05-17-changes-to-errors-for-incoming-webhooks):
+// TestResponseURLRefusesInvalidBlocks.
+//
+// Not checked, as the reference does not say so: min_length at most
+// max_length, a length for plain_text_input initial_value, a required
+// placeholder on selects (optional in the current reference), a minimum of
+// two overflow options (an older page's rule).
 //
 // # Acting as people
 //

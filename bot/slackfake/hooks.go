@@ -46,6 +46,20 @@ func (f *Fake) serveResponseURL(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	aerr := f.applyResponseURL(r.URL.Path, body)
+	if aerr != nil && aerr.code == "invalid_blocks" {
+		// A response_url is an incoming webhook, and webhooks answer an error
+		// with its HTTP status and the bare code as plain text
+		// (https://api.slack.com/changelog/2016-05-17-changes-to-errors-for-incoming-webhooks):
+		// no "errors" and no json-pointer reach the app. The log keeps them
+		// for whoever debugs the test.
+		call.Error, call.Status = aerr.code, http.StatusBadRequest
+		f.record(call)
+		f.logf("response_url refused with invalid_blocks: %s", strings.Join(aerr.errors, "; "))
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, aerr.code)
+		return
+	}
 	if aerr != nil {
 		call.Error = aerr.code
 		if aerr.status != 0 {
@@ -71,6 +85,10 @@ func (f *Fake) applyResponseURL(path string, body []byte) *apiError {
 	if err := json.Unmarshal(body, &msg); err != nil {
 		return &apiError{code: "invalid_payload", status: http.StatusBadRequest}
 	}
+	// Slack truncates message text beyond 40,000 characters on every way of
+	// posting, response URLs included, and still posts it
+	// (https://api.slack.com/changelog/2018-04-truncating-really-long-messages).
+	msg.Text = truncateRunes(msg.Text, maxMessageText)
 	if string(msg.Blocks) == "null" || isEmptyArray(msg.Blocks) {
 		msg.Blocks = nil
 	}
@@ -136,6 +154,14 @@ func (f *Fake) applyResponseURL(path string, body []byte) *apiError {
 		f.ephemeralLocked(c.id, ru.user, msg.Text, msg.Blocks, "response_url")
 	}
 	return nil
+}
+
+// truncateRunes keeps the first n characters of s.
+func truncateRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
 }
 
 // maxAltText is the longest alt_txt files.getUploadURLExternal takes.

@@ -331,7 +331,8 @@ func TestFillAndHomeActions(t *testing.T) {
 }
 
 // TestClickButtonValueTellsIdenticalButtonsApart: two buttons with the same action_id and text differ
-// by value; ClickButtonValue presses the one asked for, and an unknown value is refused.
+// by value; ClickButtonValue presses the one asked for, and an unknown value is refused. They sit in
+// two blocks, as Slack refuses a repeated action_id within one block.
 func TestClickButtonValueTellsIdenticalButtonsApart(t *testing.T) {
 	f := startFake(t, fastOptions(t))
 	a := startApp(t, f)
@@ -340,7 +341,7 @@ func TestClickButtonValueTellsIdenticalButtonsApart(t *testing.T) {
 		return slack.NewButtonBlockElement("accept", v, slack.NewTextBlockObject(slack.PlainTextType, "Accept", false, false))
 	}
 	_, ts, err := a.api.PostMessageContext(ctxT(t), "C1", slack.MsgOptionText("two", false),
-		slack.MsgOptionBlocks(slack.NewActionBlock("", accept("1"), accept("2"))))
+		slack.MsgOptionBlocks(slack.NewActionBlock("", accept("1")), slack.NewActionBlock("", accept("2"))))
 	if err != nil {
 		t.Fatal(err)
 	}
