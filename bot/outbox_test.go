@@ -138,11 +138,9 @@ func TestCrashAfterPostBeforeRecord(t *testing.T) {
 // Morning DMs: the bot dies after the second DM; after the restart everyone has exactly one.
 func TestCrashDuringMorningDMs(t *testing.T) {
 	h := newHarness(t, withConfig(func(c *Config) { c.Schedules = Schedules{Location: time.UTC} }))
-	var ids []domain.ItemID
 	for i, who := range []string{uDev, uQA, uLead} {
 		id := h.request(uReq, fmt.Sprintf("Morning item %d", i), "1")
 		h.reply(uLead, cGeneral, "assign "+domain.FormatKey("W", id)+" <@"+who+">")
-		ids = append(ids, id)
 	}
 	h.drained()
 	h.stop()
