@@ -36,6 +36,13 @@ type Config struct {
 	// DigestTop is how many priorities the digest lists (default 10).
 	DigestTop int
 
+	// IntakeReaction is the emoji (a name without colons) that files a message as a request; empty
+	// turns reaction intake off. ReactionChannels limits it to those channels; empty means any.
+	IntakeReaction   string
+	ReactionChannels []string
+	// NotifySourceThread posts a request's key and later changes in its source message's thread.
+	NotifySourceThread bool
+
 	Policy *domain.Policy
 	Now    func() time.Time // nil: time.Now
 	Log    zerolog.Logger
@@ -75,6 +82,8 @@ type Bot struct {
 
 	// digestMu serialises digest runs: the start-up catch-up and a tick must not race for one slot.
 	digestMu sync.Mutex
+
+	names nameCache // user names for readable titles of filed messages
 }
 
 type job struct {
@@ -468,6 +477,18 @@ func (b *Bot) routeEvent(ctx context.Context, ev slackevents.EventsAPIEvent) {
 		}
 		user := domain.UserID(inner.User)
 		b.enqueue("user:"+inner.User, "home", func(ctx context.Context) { b.queueHome(ctx, user) })
+	case *slackevents.MessageEvent:
+		// A person's DM to workbot. Edits, joins and every bot's messages (its own included) are not.
+		if inner.ChannelType != "im" || inner.BotID != "" || inner.SubType != "" || inner.User == "" || inner.User == b.out.botUser {
+			return
+		}
+		b.enqueue("user:"+inner.User, "dm", func(ctx context.Context) { b.handleDM(ctx, inner) })
+	case *slackevents.ReactionAddedEvent:
+		if !b.reactionWanted(inner) {
+			return
+		}
+		// Keyed by message, so two people reacting at once are filed one after the other.
+		b.enqueue("source:"+inner.Item.Channel+"/"+inner.Item.Timestamp, "reaction", func(ctx context.Context) { b.fileReaction(ctx, inner) })
 	default:
 		b.log.Debug().Str("type", ev.InnerEvent.Type).Msg("event ignored")
 	}

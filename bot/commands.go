@@ -97,7 +97,7 @@ func (b *Bot) handleCommand(ctx context.Context, cmd slack.SlashCommand) {
 	case "request", "new":
 		text := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(cmd.Text), args[0]))
 		title, details := titleAndDetails(text)
-		b.openModal(ctx, r, cmd.TriggerID, intakeModal(title, details, b.policy))
+		b.openModal(ctx, r, cmd.TriggerID, b.intakeModalWithSimilar(ctx, intakeForm{Title: title, Details: details}))
 	case "show":
 		b.cmdShow(ctx, r, rest)
 	case "mine":
@@ -200,6 +200,14 @@ func (b *Bot) handleCommand(ctx context.Context, cmd slack.SlashCommand) {
 				return
 			}
 			b.apply(ctx, r, func() (domain.Result, error) { return b.svc.MarkDuplicate(ctx, actor, id, of) }, "Closed as a duplicate")
+		})
+	case "follow":
+		b.withItem(ctx, r, rest, 1, "/work follow KEY", func(id domain.ItemID, _ []string) {
+			b.apply(ctx, r, func() (domain.Result, error) { return b.svc.Follow(ctx, actor, id) }, "You now hear what its requester hears about")
+		})
+	case "unfollow":
+		b.withItem(ctx, r, rest, 1, "/work unfollow KEY", func(id domain.ItemID, _ []string) {
+			b.apply(ctx, r, func() (domain.Result, error) { return b.svc.Unfollow(ctx, actor, id) }, "You no longer follow")
 		})
 	case "capacity":
 		b.cmdCapacity(ctx, r, rest)

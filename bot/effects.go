@@ -23,6 +23,8 @@ const (
 	effHome         = "home"          // publish a person's App Home
 	effDigest       = "digest"        // a leadership digest in one channel
 	effChart        = "chart"         // the digest's chart, in the digest's thread
+	effPost         = "post"          // a fixed message in a given conversation (and thread)
+	effSourceReply  = "source_reply"  // a line in the thread of the message an item was filed from
 )
 
 // effect is an outbox entry's payload. Fields are stored as JSON: add, never rename.
@@ -44,6 +46,10 @@ type effect struct {
 	// Slot names a digest (its slot, or a post by hand); a chart goes in that digest's thread.
 	Slot string `json:"slot,omitempty"`
 	PNG  []byte `json:"png,omitempty"`
+	// Thread, on a post, is the thread it goes in.
+	Thread string `json:"thread,omitempty"`
+	// Link, on a source reply, adds a link to the item message.
+	Link bool `json:"link,omitempty"`
 }
 
 // State buckets the bot keeps.
@@ -52,6 +58,7 @@ const (
 	kvHandoffDMs     = "handoff_dms"     // handoff ID → the DMs that carry its buttons ([]messageRef)
 	kvPendingHome    = "pending_home"    // user → an App Home publish is queued and not yet started
 	kvPendingItemMsg = "pending_itemmsg" // item ID → an item message edit is queued and not yet started
+	kvSourceGone     = "source_gone"     // item ID → its source thread refused a reply; stop trying
 )
 
 func dmLane(user domain.UserID) string   { return "dm:" + string(user) }
@@ -197,28 +204,30 @@ func (b *Bot) notifyEffects(e *effects, tx domain.Tx, ev domain.Event, res domai
 	switch ev.Type {
 	case domain.EventCreated:
 		e.dm(it.Requester, effect{Text: "📥 Got it: " + ref + " is in the intake queue. I'll tell you when it is decided and when it is done."})
-	case domain.EventTriaged:
-		if ev.Actor != it.Requester {
-			e.dm(it.Requester, effect{Text: "🗂 " + mention(ev.Actor) + " prioritised your request " + ref + "."})
+		if !it.Source.IsZero() {
+			// The filer hears where it went, in the thread they filed it from.
+			e.add(effSourceReply, e.key, "", effect{Item: it.ID, User: ev.Actor, Link: true,
+				Text: "📥 Filed as *" + it.Key + "* by " + mention(ev.Actor) + ". Updates will follow in this thread."})
 		}
+	case domain.EventTriaged:
+		b.tellRequester(e, ev, it, "🗂 "+mention(ev.Actor)+" prioritised your request "+ref+".", "prioritised by "+mention(ev.Actor))
 	case domain.EventAssigned:
 		_, after, _ := eventChange(ev, "assignee")
 		if to := domain.UserID(after); to != "" && to != ev.Actor {
 			e.dm(to, effect{Item: it.ID, Text: "👋 " + mention(ev.Actor) + " assigned you " + ref, Intro: "👋 " + mention(ev.Actor) + " assigned you this:"})
 		}
-		if it.Requester != ev.Actor && it.Requester != domain.UserID(after) {
-			e.dm(it.Requester, effect{Text: "👤 Your request " + ref + " is now with " + mention(domain.UserID(after)) + "."})
+		if it.Requester != domain.UserID(after) {
+			b.tellRequester(e, ev, it, "👤 Your request "+ref+" is now with "+mention(domain.UserID(after))+".", "now with "+mention(domain.UserID(after)))
 		}
 	case domain.EventMoved:
-		if it.Resolution == domain.ResolutionDone && it.Requester != ev.Actor {
-			if _, after, ok := eventChange(ev, "resolution"); ok && after == string(domain.ResolutionDone) {
-				e.dm(it.Requester, effect{Text: "✅ Your request " + ref + " is done."})
-			}
+		if _, after, ok := eventChange(ev, "resolution"); ok && after == string(domain.ResolutionDone) {
+			b.tellRequester(e, ev, it, "✅ Your request "+ref+" is done.", "done ✅")
 		}
 	case domain.EventRejected:
-		e.dm(it.Requester, effect{Text: "Your request " + ref + " was not accepted by " + mention(ev.Actor) + ". " + reasonSuffix(ev.Note)})
+		b.tellRequester(e, ev, it, "Your request "+ref+" was not accepted by "+mention(ev.Actor)+". "+reasonSuffix(ev.Note), "not accepted by "+mention(ev.Actor)+". "+reasonSuffix(ev.Note))
 	case domain.EventDuplicate:
-		e.dm(it.Requester, effect{Text: "Your request " + ref + " was closed as a duplicate of " + domain.FormatKey(b.policy.KeyPrefix, it.DuplicateOf) + "."})
+		of := domain.FormatKey(b.policy.KeyPrefix, it.DuplicateOf)
+		b.tellRequester(e, ev, it, "Your request "+ref+" was closed as a duplicate of "+of+".", "closed as a duplicate of "+of)
 	case domain.EventHandoffRequested, domain.EventHandoffApproved:
 		if h := res.Handoff; h != nil {
 			b.handoffRequestEffects(e, *h, it)
@@ -248,6 +257,22 @@ func (b *Bot) notifyEffects(e *effects, tx domain.Tx, ev domain.Event, res domai
 				e.dm(lead, effect{Text: "⏰ The handoff of " + ref + " to " + handoffTarget(*h) + " has waited since " + h.RequestedAt.UTC().Format("Jan 2 15:04 UTC") + " without an answer."})
 			}
 		}
+	}
+}
+
+// tellRequester queues what the requester hears about a change, and so do the item's followers and, if
+// the item was filed from a message, that message's thread. Nobody is told of their own action.
+func (b *Bot) tellRequester(e *effects, ev domain.Event, it domain.Item, toRequester, what string) {
+	if it.Requester != ev.Actor {
+		e.dm(it.Requester, effect{Text: toRequester})
+	}
+	for _, f := range it.Followers {
+		if f != ev.Actor && f != it.Requester {
+			e.dm(f, effect{Text: "🔔 " + itemRef(it) + " (you follow it): " + what + "."})
+		}
+	}
+	if !it.Source.IsZero() && b.cfg.NotifySourceThread {
+		e.add(effSourceReply, e.key, "", effect{Item: it.ID, Text: "*" + it.Key + "* " + what + "."})
 	}
 }
 

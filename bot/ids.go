@@ -33,6 +33,17 @@ const (
 	ActionPrefsNudges     = "prefs_nudges" // value "nudges:on" or "nudges:off": what the click asks for
 	ActionPrefsDigest     = "prefs_digest" // value "digest:on" or "digest:off"
 	ActionNoop            = "noop"         // selects inside modals report changes we do not need
+	ActionFollow          = "item_follow"
+	ActionFollowInstead   = "follow_instead" // in the intake modal: follow a likely duplicate instead of filing
+	ActionDuplicateOf     = "duplicate_of"   // value "<id>|<of>": close as a duplicate of a likely one, in one click
+	ActionFileDM          = "file_dm"        // value "<channel>|<ts>": file a DM sent to workbot as a request
+	ActionTitle           = "intake_title"   // the intake title input: entering it refreshes likely duplicates
+)
+
+// Callback IDs of the shortcuts declared in manifest.yaml.
+const (
+	ShortcutFileMessage = "file_message" // message shortcut "Turn into a work request"
+	ShortcutNewRequest  = "new_request"  // global shortcut "New work request"
 )
 
 // Callback IDs of modals.
@@ -80,7 +91,12 @@ var Scopes = []struct{ Name, Why string }{
 	{"chat:write", "chat.postMessage and chat.update of workbot's own messages"},
 	{"im:write", "conversations.open, to DM people"},
 	{"files:write", "files.getUploadURLExternal and files.completeUploadExternal for the digest chart"},
-	{"channels:history", "conversations.history/replies in public channels: finding workbot's own post after an attempt whose outcome is unknown"},
+	{"channels:history", "conversations.history/replies in public channels: reading a message filed by reaction, finding workbot's own post after an attempt whose outcome is unknown"},
 	{"groups:history", "the same in private channels"},
-	{"im:history", "the same in DMs"},
+	{"im:history", "the same in DMs, and the message.im event for DMs people send workbot"},
+	{"reactions:read", "the reaction_added event, for intake_reaction"},
+	{"users:read", "users.info, to show mentions by name when a message becomes a request title"},
 }
+
+// Events are the bot events workbot subscribes to; manifest.yaml must list exactly these.
+var Events = []string{"app_home_opened", "message.im", "reaction_added"}

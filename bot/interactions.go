@@ -42,6 +42,12 @@ func (b *Bot) routeInteraction(ctx context.Context, envelopeID string, cb slack.
 			defer b.handlerWG.Done()
 			b.submitForm(envelopeID, cb, readAt)
 		}()
+	case slack.InteractionTypeMessageAction, slack.InteractionTypeShortcut:
+		b.ack(envelopeID, nil)
+		run := func(ctx context.Context) { b.handleShortcut(ctx, cb) }
+		if !b.goBounded(b.modalSlots, "shortcut", run) {
+			b.replyBusy(b.replierFor(cb))
+		}
 	case slack.InteractionTypeViewClosed:
 		b.ack(envelopeID, nil)
 	default:
@@ -54,7 +60,19 @@ func (b *Bot) routeInteraction(ctx context.Context, envelopeID string, cb slack.
 // 3 s, so they run on their own goroutines rather than queue behind other work on the item.
 var actionOpensModal = map[string]bool{
 	ActionPrioritise: true, ActionAssign: true, ActionHandoff: true, ActionBlock: true, ActionReject: true,
-	ActionDuplicate: true, ActionHandoffDecline: true, ActionHandoffRefuse: true,
+	ActionDuplicate: true, ActionHandoffDecline: true, ActionHandoffRefuse: true, ActionFileDM: true,
+}
+
+// handleShortcut dispatches the shortcuts the manifest declares.
+func (b *Bot) handleShortcut(ctx context.Context, cb slack.InteractionCallback) {
+	switch {
+	case cb.Type == slack.InteractionTypeMessageAction && cb.CallbackID == ShortcutFileMessage:
+		b.handleMessageShortcut(ctx, cb)
+	case cb.Type == slack.InteractionTypeShortcut && cb.CallbackID == ShortcutNewRequest:
+		b.handleGlobalShortcut(ctx, cb)
+	default:
+		b.replierFor(cb).say(ctx, "⚠️ I don't know that shortcut. It may come from an older version of workbot.")
+	}
 }
 
 // actionKey picks the worker for a click: the item it is about, so that every change to one item runs
@@ -197,6 +215,9 @@ func (b *Bot) handleAction(ctx context.Context, cb slack.InteractionCallback, ac
 		return
 	case ActionNoop:
 		return
+	case ActionFileDM:
+		b.fileDM(ctx, r, cb, value)
+		return
 	}
 	if !ok {
 		r.fail(ctx, errStaleButton)
@@ -249,6 +270,8 @@ func (b *Bot) handleAction(ctx context.Context, cb slack.InteractionCallback, ac
 		b.apply(ctx, r, func() (domain.Result, error) { return b.svc.Start(ctx, actor, itemID) }, "Started")
 	case ActionDone:
 		b.apply(ctx, r, func() (domain.Result, error) { return b.svc.Done(ctx, actor, itemID) }, "Done")
+	case ActionFollow:
+		b.apply(ctx, r, func() (domain.Result, error) { return b.svc.Follow(ctx, actor, itemID) }, "You now hear what its requester hears about")
 	case ActionUnblock:
 		b.apply(ctx, r, func() (domain.Result, error) { return b.svc.Unblock(ctx, actor, itemID) }, "Unblocked")
 	case ActionSnooze:
@@ -359,7 +382,7 @@ var fieldBlocks = map[string]string{
 	"title": BlockTitle, "details": BlockDetails, "kind": BlockKind, "team": BlockTeam, "value": BlockValue,
 	"urgency": BlockUrgency, "size": BlockSize, "due": BlockDue, "pin": BlockPin, "assignee": BlockAssignee,
 	"to": BlockTarget, "target": BlockTarget, "note": BlockNoteNext, "next_stage": BlockNextStage,
-	"reason": BlockReason, "duplicate_of": BlockOf, "of": BlockOf,
+	"reason": BlockReason, "duplicate_of": BlockOf, "of": BlockOf, "source": BlockTitle, "requester": BlockTitle,
 }
 
 // errorsResponse turns domain errors into the per-field errors of a view_submission ack. An error that
@@ -419,14 +442,17 @@ func (b *Bot) handleSubmission(ctx context.Context, cb slack.InteractionCallback
 	needItem := func() bool { return hasItem }
 	switch cb.View.CallbackID {
 	case ViewIntake:
+		src, requester := formFromMeta(meta)
 		in := domain.NewItem{
-			Title:   formValue(cb, BlockTitle),
-			Details: formValue(cb, BlockDetails),
-			Kind:    formValue(cb, BlockKind),
-			Team:    domain.TeamID(formValue(cb, BlockTeam)),
-			Value:   formInt(cb, BlockValue),
-			Urgency: formInt(cb, BlockUrgency),
-			Size:    formInt(cb, BlockSize),
+			Source:    src,
+			Requester: requester,
+			Title:     formValue(cb, BlockTitle),
+			Details:   formValue(cb, BlockDetails),
+			Kind:      formValue(cb, BlockKind),
+			Team:      domain.TeamID(formValue(cb, BlockTeam)),
+			Value:     formInt(cb, BlockValue),
+			Urgency:   formInt(cb, BlockUrgency),
+			Size:      formInt(cb, BlockSize),
 		}
 		if s := formValue(cb, BlockDue); s != "" {
 			d, err := domain.ParseDate(s)

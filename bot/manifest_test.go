@@ -142,6 +142,10 @@ type manifest struct {
 			HomeTab     bool `json:"home_tab_enabled"`
 			MessagesTab bool `json:"messages_tab_enabled"`
 		} `json:"app_home"`
+		Shortcuts []struct {
+			CallbackID string `json:"callback_id"`
+			Type       string `json:"type"`
+		} `json:"shortcuts"`
 		SlashCommands []struct {
 			Command      string `json:"command"`
 			ShouldEscape bool   `json:"should_escape"`
@@ -222,8 +226,15 @@ func TestManifestMatchesTheCode(t *testing.T) {
 	if !m.Features.AppHome.HomeTab || !m.Features.AppHome.MessagesTab {
 		t.Error("App Home and Messages tabs must be enabled")
 	}
-	if !slices.Equal(m.Settings.Events.BotEvents, []string{"app_home_opened"}) {
-		t.Errorf("bot events %v, want [app_home_opened]", m.Settings.Events.BotEvents)
+	if got, want := slices.Sorted(slices.Values(m.Settings.Events.BotEvents)), slices.Sorted(slices.Values(Events)); !slices.Equal(got, want) {
+		t.Errorf("bot events %v, want %v", got, want)
+	}
+	shortcuts := map[string]string{}
+	for _, sc := range m.Features.Shortcuts {
+		shortcuts[sc.CallbackID] = sc.Type
+	}
+	if len(shortcuts) != 2 || shortcuts[ShortcutFileMessage] != "message" || shortcuts[ShortcutNewRequest] != "global" {
+		t.Errorf("shortcuts %v, want %s (message) and %s (global)", shortcuts, ShortcutFileMessage, ShortcutNewRequest)
 	}
 	if !m.Settings.Interactivity.Enabled || !m.Settings.SocketMode || m.Settings.OrgDeploy || m.Settings.TokenRotation {
 		t.Errorf("settings: %+v", m.Settings)

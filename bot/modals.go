@@ -101,14 +101,14 @@ func userSelect(blockID, label string, initial domain.UserID) *slack.InputBlock 
 var kinds = []string{"feature", "bug", "support", "ops", "chore"}
 
 // intakeModal is the request form opened by `/work request [title]`.
-func intakeModal(title, details string, p *domain.Policy) slack.ModalViewRequest {
+func intakeModal(f intakeForm, p *domain.Policy) slack.ModalViewRequest {
 	var kindOpts []*slack.OptionBlockObject
 	for _, k := range kinds {
 		kindOpts = append(kindOpts, option(k, k))
 	}
 	blocks := []slack.Block{
-		textInput(BlockTitle, "Title", "What do you need?", oneLine(title), false, domain.MaxTitleLen, false),
-		textInput(BlockDetails, "Details", "Context, links, acceptance criteria", details, true, domain.MaxDetailsLen, true),
+		textInput(BlockTitle, "Title", "What do you need?", oneLine(f.Title), false, domain.MaxTitleLen, false),
+		textInput(BlockDetails, "Details", "Context, links, acceptance criteria", f.Details, true, domain.MaxDetailsLen, true),
 		staticSelect(BlockKind, "Kind", kindOpts, "feature", false),
 	}
 	if len(p.Teams) > 0 {
@@ -128,7 +128,10 @@ func intakeModal(title, details string, p *domain.Policy) slack.ModalViewRequest
 		staticSelect(BlockSize, "Size (points)", sizeOptions(), "3", false),
 		datePicker(BlockDue, "Due date", domain.Date{}, true),
 	)
-	return modal(ViewIntake, "New request", "Submit", "", blocks...)
+	if f.Requester != "" {
+		blocks = append([]slack.Block{contextText("Filed for " + mention(f.Requester) + ", who wrote the message.")}, blocks...)
+	}
+	return modal(ViewIntake, "New request", "Submit", f.meta(), blocks...)
 }
 
 // prioritiseModal lets a lead confirm value, urgency, size, due date and pin.

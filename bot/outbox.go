@@ -339,6 +339,17 @@ func (o *outbox) attempt(ctx context.Context, e *domain.OutboxEntry) (outcome, e
 		return out, err
 	case effChart:
 		return o.chart(ctx, e, p)
+	case effPost:
+		var blocks slack.Blocks
+		if len(p.Blocks) > 0 {
+			if err := json.Unmarshal(p.Blocks, &blocks); err != nil {
+				return outcome{}, permanent("unreadable blocks: %v", err)
+			}
+		}
+		ts, err := o.postOnce(ctx, e, p.Channel, p.Thread, p.Text, blocks.BlockSet)
+		return delivered(p.Channel, ts), err
+	case effSourceReply:
+		return o.sourceReply(ctx, e, p)
 	}
 	return outcome{}, permanent("unknown kind %q (from a newer workbot?)", e.Kind)
 }
@@ -475,6 +486,59 @@ func (o *outbox) home(ctx context.Context, p effect) (outcome, error) {
 		return outcome{}, err
 	}
 	return delivered("", ""), o.b.api.publishHome(ctx, string(p.User), homeView(d))
+}
+
+// sourceReply posts in the thread of the message an item was filed from. If Slack refuses for good
+// (workbot is not in that channel, it was archived or deleted), the person who filed it is told
+// privately, once, and later replies are skipped.
+func (o *outbox) sourceReply(ctx context.Context, e *domain.OutboxEntry, p effect) (outcome, error) {
+	key := idKey(uint64(p.Item))
+	var gone []byte
+	if err := o.store.ViewState(ctx, func(tx domain.StateReader) error {
+		var err error
+		gone, err = tx.Get(kvSourceGone, key)
+		return err
+	}); err != nil {
+		return outcome{}, err
+	}
+	if gone != nil {
+		return delivered("", ""), nil
+	}
+	it, err := o.b.svc.Item(ctx, p.Item)
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		return outcome{}, permanent("no item %d", p.Item)
+	} else if err != nil {
+		return outcome{}, err
+	}
+	text := p.Text
+	if p.Link {
+		if ref, ok := o.b.loadRef(ctx, kvItemMessages, key); ok {
+			if link, err := o.b.api.api.GetPermalinkContext(ctx, &slack.PermalinkParameters{Channel: ref.Channel, Ts: ref.TS}); err == nil {
+				text += " <" + link + "|Open " + it.Key + ">"
+			}
+		}
+	}
+	src := it.Source
+	ts, err := o.postOnce(ctx, e, src.Conversation, src.ThreadRoot(), text, nil)
+	if err == nil || !definitelyNotDone(err) || !permanentRefusals[slackError(err)] {
+		return delivered(src.Conversation, ts), err
+	}
+	o.b.log.Warn().Err(err).Str("item", it.Key).Msg("cannot reply in the thread the request came from; telling the person privately")
+	tell := p.User
+	if tell == "" {
+		tell = it.Requester
+	}
+	out := outcome{state: domain.OutboxFailed, res: domain.OutboxResult{Error: err.Error(), At: time.Now()}}
+	out.also = func(tx domain.StateTx) error {
+		if err := tx.Put(kvSourceGone, key, []byte(slackError(err))); err != nil {
+			return err
+		}
+		fx := &effects{b: o.b, st: tx, key: itemKey(it.ID)}
+		fx.dm(tell, effect{Text: "I could not reply in the thread of the message " + itemRef(it) + " came from (" + esc(slackError(err)) +
+			"; is workbot in that channel?). It is filed all the same, and I will keep you posted here."})
+		return fx.flush(tx)
+	}
+	return out, nil
 }
 
 // imChannel is the DM channel with user; conversations.open is asked once per person per process.

@@ -181,7 +181,8 @@ func itemActions(it domain.Item, p *domain.Policy) []slack.BlockElement {
 		els = append(els, button(ActionDuplicate, id, "Duplicate"))
 		els = append(els, danger(button(ActionReject, id, "Reject")))
 	}
-	return els
+	// Anyone may hear what the requester hears.
+	return append(els, button(ActionFollow, id, "Follow"))
 }
 
 func moveOptions(it domain.Item, p *domain.Policy) []*slack.OptionBlockObject {

@@ -100,7 +100,7 @@ func TestRenderItemMessageGolden(t *testing.T) {
 func TestRenderModalsGolden(t *testing.T) {
 	p := renderPolicy()
 	it := sampleItem()
-	golden(t, "modal_intake", intakeModal("Prefilled <b> title", "", p))
+	golden(t, "modal_intake", intakeModal(intakeForm{Title: "Prefilled <b> title"}, p))
 	golden(t, "modal_prioritise", prioritiseModal(it))
 	golden(t, "modal_handoff", handoffModal(it, p))
 	loads := []domain.PersonLoad{
@@ -183,7 +183,7 @@ func TestEscapingEverywhere(t *testing.T) {
 // The request form prefills a plain_text_input, which Slack never parses for mentions: the title must
 // arrive verbatim for the requester to edit.
 func TestIntakePrefillIsVerbatim(t *testing.T) {
-	v := intakeModal("<!channel> & co", "", renderPolicy())
+	v := intakeModal(intakeForm{Title: "<!channel> & co"}, renderPolicy())
 	in := v.Blocks.BlockSet[0].(*slack.InputBlock)
 	if got := in.Element.(*slack.PlainTextInputBlockElement).InitialValue; got != "<!channel> & co" {
 		t.Errorf("prefill = %q", got)

@@ -37,6 +37,14 @@ type Config struct {
 	BlockedStallAfter  Duration       `yaml:"blocked_stall_after"`
 	NudgeRatio         float64        `yaml:"nudge_ratio"`
 	DueSoonDays        int            `yaml:"due_soon_days"`
+	// IntakeReaction is an emoji name (no colons) that files the message it is added to as a request;
+	// empty turns reaction intake off. IntakeReactionChannels limits it to those channels (empty: any
+	// channel workbot is in).
+	IntakeReaction         string   `yaml:"intake_reaction"`
+	IntakeReactionChannels []string `yaml:"intake_reaction_channels"`
+	// NotifySourceThread posts a request's key, and later its triage, assignment and outcome, in the
+	// thread of the message it was filed from.
+	NotifySourceThread bool `yaml:"notify_source_thread"`
 
 	// From the environment and flags only.
 	ConfigPath string `yaml:"-"`
@@ -173,6 +181,9 @@ const DefaultAPIURL = "https://slack.com/api/"
 const DefaultDBPath = "./workbot.db"
 
 // DefaultConfig is the configuration when no file is given.
+// emojiName is what Slack allows in a custom emoji's name, and covers the standard ones.
+var emojiName = regexp.MustCompile(`^[a-z0-9_+'-]{1,100}$`)
+
 func DefaultConfig() *Config {
 	p := domain.DefaultPolicy()
 	return &Config{
@@ -188,15 +199,16 @@ func DefaultConfig() *Config {
 			Grace:            Duration(2 * time.Hour),
 			PersonalSchedule: "30 8 * * 1-5",
 		},
-		Handoff:           HandoffConfig{EscalateAfter: Duration(p.HandoffEscalateAfter), Approval: string(p.HandoffApproval)},
-		Backup:            BackupConfig{Schedule: "0 3 * * *", Dir: "backups", Keep: 7},
-		BlockedStallAfter: Duration(p.BlockedStallAfter),
-		NudgeRatio:        p.NudgeRatio,
-		DueSoonDays:       p.DueSoonDays,
-		DBPath:            DefaultDBPath,
-		LogLevel:          "info",
-		LogFormat:         "json",
-		APIURL:            DefaultAPIURL,
+		Handoff:            HandoffConfig{EscalateAfter: Duration(p.HandoffEscalateAfter), Approval: string(p.HandoffApproval)},
+		Backup:             BackupConfig{Schedule: "0 3 * * *", Dir: "backups", Keep: 7},
+		BlockedStallAfter:  Duration(p.BlockedStallAfter),
+		NudgeRatio:         p.NudgeRatio,
+		DueSoonDays:        p.DueSoonDays,
+		NotifySourceThread: true,
+		DBPath:             DefaultDBPath,
+		LogLevel:           "info",
+		LogFormat:          "json",
+		APIURL:             DefaultAPIURL,
 	}
 }
 
@@ -415,6 +427,18 @@ func (c *Config) Validate() error {
 	for i, ch := range c.LeadershipChannels {
 		if strings.TrimSpace(ch) == "" {
 			return configError(fmt.Sprintf("leadership_channels[%d]", i), "empty channel ID")
+		}
+	}
+	if r := c.IntakeReaction; r != "" && !emojiName.MatchString(r) {
+		hint := ""
+		if strings.Contains(r, ":") {
+			hint = " (write it without colons, e.g. ticket)"
+		}
+		return configError("intake_reaction", "%q is not an emoji name%s", r, hint)
+	}
+	for i, ch := range c.IntakeReactionChannels {
+		if strings.TrimSpace(ch) == "" {
+			return configError(fmt.Sprintf("intake_reaction_channels[%d]", i), "empty channel ID")
 		}
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {

@@ -50,6 +50,9 @@ func newBot(cfg *Config, db bot.Store, logger zerolog.Logger) (*bot.Bot, error) 
 		LeadershipChannels: cfg.LeadershipChannels,
 		Schedules:          schedules,
 		DigestTop:          cfg.Digest.Top,
+		IntakeReaction:     cfg.IntakeReaction,
+		ReactionChannels:   cfg.IntakeReactionChannels,
+		NotifySourceThread: cfg.NotifySourceThread,
 		Policy:             policy,
 		Log:                logger,
 	}, db)
