@@ -91,7 +91,7 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	}
 	h.cfg = Config{
 		BotToken: fake.BotToken(), AppToken: fake.AppToken(), APIURL: fake.URL(),
-		IntakeChannel: cIntake, LeadershipChannels: []string{cLeads},
+		IntakeChannel: cIntake, LeadershipChannels: []string{cLeads}, NotifySourceThread: true,
 		Policy: p, Now: h.clock, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
 		ShutdownGrace: 5 * time.Second,
 	}
