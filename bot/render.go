@@ -218,12 +218,8 @@ var eventPhrases = map[domain.EventType]string{
 func eventLine(e domain.Event, p *domain.Policy) string {
 	who := mention(e.Actor)
 	change := func(field string) (string, string) {
-		for _, c := range e.Changes {
-			if c.Field == field {
-				return c.Before, c.After
-			}
-		}
-		return "", ""
+		before, after, _ := eventChange(e, field)
+		return before, after
 	}
 	var s string
 	switch e.Type {
