@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"net/http"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -54,6 +55,8 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// Owner names this process in outbox claims (default: a random name); replicas need distinct ones.
 	Owner string
+	// Metrics, when set, receives what the bot measures (see NewMetrics).
+	Metrics *Metrics
 }
 
 // Bot is the Socket Mode runtime: it reads envelopes, acks them in time, and runs handlers that call the
@@ -84,6 +87,9 @@ type Bot struct {
 	digestMu sync.Mutex
 
 	names nameCache // user names for readable titles of filed messages
+
+	metrics *Metrics
+	ready   readiness
 }
 
 type job struct {
@@ -117,8 +123,14 @@ func New(cfg Config, store Store) (*Bot, error) {
 	if cfg.Owner == "" {
 		cfg.Owner = randomOwner()
 	}
-	api := slack.New(cfg.BotToken, slack.OptionAppLevelToken(cfg.AppToken), slack.OptionAPIURL(cfg.APIURL))
+	opts := []slack.Option{slack.OptionAppLevelToken(cfg.AppToken), slack.OptionAPIURL(cfg.APIURL)}
+	if cfg.Metrics != nil {
+		opts = append(opts, slack.OptionHTTPClient(&http.Client{Transport: countingTransport{next: http.DefaultTransport, metrics: cfg.Metrics}}))
+		cfg.Metrics.outbox = store.OutboxStats
+	}
+	api := slack.New(cfg.BotToken, opts...)
 	b := &Bot{
+		metrics:     cfg.Metrics,
 		cfg:         cfg,
 		policy:      cfg.Policy,
 		api:         newWebAPI(api, cfg.Log),
@@ -129,7 +141,8 @@ func New(cfg Config, store Store) (*Bot, error) {
 		modalSlots:  make(chan struct{}, 32),
 		answerSlots: make(chan struct{}, 64),
 	}
-	b.store = kickingStore{Store: store, kick: func() { b.out.kick() }}
+	b.store = kickingStore{Store: store, kick: func() { b.out.kick() }, metrics: cfg.Metrics}
+	b.api.metrics = cfg.Metrics
 	b.out = newOutbox(b, b.store, cfg.Owner)
 	b.svc = &domain.Service{Store: b.store, Policy: cfg.Policy, Now: cfg.Now, Effects: b.effectsFor}
 	b.sm = socketmode.New(api)
@@ -142,26 +155,40 @@ func randomOwner() string {
 	return "workbot-" + hex.EncodeToString(buf[:])
 }
 
-// kickingStore wakes the outbox after every commit, since a commit may have queued effects.
+// kickingStore wakes the outbox after every commit, since a commit may have queued effects, and times
+// every transaction.
 type kickingStore struct {
 	Store
-	kick func()
+	kick    func()
+	metrics *Metrics
 }
 
 func (s kickingStore) Update(ctx context.Context, fn func(domain.Tx) error) error {
+	defer s.metrics.tx("update", time.Now())
 	err := s.Store.Update(ctx, fn)
-	if err == nil {
+	if err == nil && s.kick != nil {
 		s.kick()
 	}
 	return err
 }
 
+func (s kickingStore) View(ctx context.Context, fn func(domain.ReadTx) error) error {
+	defer s.metrics.tx("view", time.Now())
+	return s.Store.View(ctx, fn)
+}
+
 func (s kickingStore) UpdateState(ctx context.Context, fn func(domain.StateTx) error) error {
+	defer s.metrics.tx("state_update", time.Now())
 	err := s.Store.UpdateState(ctx, fn)
-	if err == nil {
+	if err == nil && s.kick != nil {
 		s.kick()
 	}
 	return err
+}
+
+func (s kickingStore) ViewState(ctx context.Context, fn func(domain.StateReader) error) error {
+	defer s.metrics.tx("state_view", time.Now())
+	return s.Store.ViewState(ctx, fn)
 }
 
 // Run connects and serves until ctx ends, then lets in-flight work finish (up to ShutdownGrace) and
@@ -190,10 +217,26 @@ func (b *Bot) Run(ctx context.Context) error {
 	smDone := make(chan error, 1)
 	go func() { smDone <- b.sm.RunContext(smCtx) }()
 
+	b.checkStore(workCtx)
+	b.handlerWG.Add(1)
+	go func() {
+		defer b.handlerWG.Done()
+		t := time.NewTicker(storeCheckEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				b.checkStore(workCtx)
+			}
+		}
+	}()
 	stopScheduler, err := b.startScheduler(workCtx)
 	if err != nil {
 		return b.shutdown(func() {}, stopSocket, smDone, cancelWork, stopOutbox, outDone, err)
 	}
+	b.setScheduling(true)
 
 	var runErr error
 loop:
@@ -268,6 +311,7 @@ func (b *Bot) shutdown(stopScheduler, stopSocket func(), smDone chan error, canc
 			return false
 		}
 	}
+	b.setScheduling(false)
 	waitOrCancel("scheduled jobs", stopScheduler)
 	for _, s := range b.handlers {
 		close(s)
@@ -284,8 +328,12 @@ func (b *Bot) shutdown(stopScheduler, stopSocket func(), smDone chan error, canc
 	}
 	close(stopDrain)
 	<-drained
+	b.setSocket(false)
 	return runErr
 }
+
+// storeCheckEvery is how often the store is shown to take writes, for /readyz.
+const storeCheckEvery = 15 * time.Second
 
 func (b *Bot) worker(ctx context.Context, jobs <-chan job, wg *sync.WaitGroup) {
 	defer wg.Done()
@@ -354,7 +402,7 @@ func (b *Bot) replyBusy(r replier) {
 
 // ack acknowledges an envelope without ever blocking the reader for long: slack-go's Ack blocks while
 // the socket is reconnecting.
-func (b *Bot) ack(envelopeID string, payload any) {
+func (b *Bot) ack(envelopeID string, payload any, readAt time.Time) {
 	if envelopeID == "" {
 		return
 	}
@@ -362,32 +410,43 @@ func (b *Bot) ack(envelopeID string, payload any) {
 	defer cancel()
 	if err := b.sm.AckCtx(ctx, envelopeID, payload); err != nil {
 		b.log.Warn().Err(err).Str("envelope_id", envelopeID).Msg("ack failed")
+		return
 	}
+	b.metrics.acked(readAt)
 }
 
 func (b *Bot) route(ctx context.Context, evt socketmode.Event) {
+	readAt := time.Now()
+	b.metrics.envelope(string(evt.Type))
 	switch evt.Type {
 	case socketmode.EventTypeConnecting:
 		b.log.Info().Msg("connecting to Slack")
+		b.setSocket(false)
 	case socketmode.EventTypeConnected:
 		b.log.Info().Msg("connected to Slack")
+		b.setSocket(true)
 	case socketmode.EventTypeConnectionError:
 		b.log.Warn().Interface("error", evt.Data).Msg("connection to Slack failed; retrying with backoff")
+		b.setSocket(false)
 	case socketmode.EventTypeInvalidAuth:
 		b.log.Error().Msg("Slack refused the tokens (invalid_auth)")
-	case socketmode.EventTypeHello, socketmode.EventTypeDisconnect:
+		b.setSocket(false)
+	case socketmode.EventTypeDisconnect:
+		b.log.Debug().Str("type", string(evt.Type)).Msg("socket lifecycle")
+		b.setSocket(false)
+	case socketmode.EventTypeHello:
 		b.log.Debug().Str("type", string(evt.Type)).Msg("socket lifecycle")
 	case socketmode.EventTypeIncomingError, socketmode.EventTypeErrorWriteFailed:
 		b.log.Warn().Interface("error", evt.Data).Str("type", string(evt.Type)).Msg("socket error")
 	case socketmode.EventTypeErrorBadMessage:
-		b.ackBadMessage(evt)
+		b.ackBadMessage(evt, readAt)
 	case socketmode.EventTypeSlashCommand:
 		cmd, ok := evt.Data.(slack.SlashCommand)
 		if !ok || evt.Request == nil {
-			b.ackUnknown(evt)
+			b.ackUnknown(evt, readAt)
 			return
 		}
-		b.ack(evt.Request.EnvelopeID, nil)
+		b.ack(evt.Request.EnvelopeID, nil, readAt)
 		run := func(ctx context.Context) { b.handleCommand(ctx, cmd) }
 		var taken bool
 		if commandOpensModal(cmd) {
@@ -401,15 +460,15 @@ func (b *Bot) route(ctx context.Context, evt socketmode.Event) {
 	case socketmode.EventTypeInteractive:
 		cb, ok := evt.Data.(slack.InteractionCallback)
 		if !ok || evt.Request == nil {
-			b.ackUnknown(evt)
+			b.ackUnknown(evt, readAt)
 			return
 		}
-		b.routeInteraction(ctx, evt.Request.EnvelopeID, cb)
+		b.routeInteraction(ctx, evt.Request.EnvelopeID, cb, readAt)
 	case socketmode.EventTypeEventsAPI:
 		if evt.Request == nil {
 			return
 		}
-		b.ack(evt.Request.EnvelopeID, nil)
+		b.ack(evt.Request.EnvelopeID, nil, readAt)
 		ev, ok := evt.Data.(slackevents.EventsAPIEvent)
 		if !ok {
 			return
@@ -420,19 +479,19 @@ func (b *Bot) route(ctx context.Context, evt socketmode.Event) {
 		}
 		b.routeEvent(ctx, ev)
 	default:
-		b.ackUnknown(evt)
+		b.ackUnknown(evt, readAt)
 	}
 }
 
-func (b *Bot) ackUnknown(evt socketmode.Event) {
+func (b *Bot) ackUnknown(evt socketmode.Event, readAt time.Time) {
 	if evt.Request != nil {
-		b.ack(evt.Request.EnvelopeID, nil)
+		b.ack(evt.Request.EnvelopeID, nil, readAt)
 	}
 	b.log.Warn().Str("type", string(evt.Type)).Msg("unexpected socket event; acked and ignored")
 }
 
 // ackBadMessage acks an envelope slack-go could not parse, so Slack does not redeliver it forever.
-func (b *Bot) ackBadMessage(evt socketmode.Event) {
+func (b *Bot) ackBadMessage(evt socketmode.Event, readAt time.Time) {
 	bad, ok := evt.Data.(*socketmode.ErrorBadMessage)
 	if !ok {
 		b.log.Warn().Msg("malformed envelope without its raw message")
@@ -444,7 +503,7 @@ func (b *Bot) ackBadMessage(evt socketmode.Event) {
 	}
 	_ = json.Unmarshal(bad.Message, &env)
 	b.log.Warn().Err(bad.Cause).Str("envelope_id", env.EnvelopeID).Str("type", env.Type).Int("bytes", len(bad.Message)).Msg("malformed envelope acked and dropped")
-	b.ack(env.EnvelopeID, nil)
+	b.ack(env.EnvelopeID, nil, readAt)
 }
 
 func eventID(payload json.RawMessage) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/slack-go/slack"
@@ -91,6 +92,9 @@ func (b *Bot) handleCommand(ctx context.Context, cmd slack.SlashCommand) {
 	sub := strings.ToLower(args[0])
 	rest := args[1:]
 	actor := r.user
+	if len(sub) <= 20 {
+		defer b.metrics.handled("command", sub, time.Now())
+	}
 	switch sub {
 	case "help", "?":
 		r.say(ctx, usage())

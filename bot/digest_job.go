@@ -146,6 +146,7 @@ func (b *Bot) runDigestSlot(ctx context.Context, now time.Time, catchUp bool) {
 	rec, err := b.loadSlot(ctx)
 	if err != nil {
 		b.log.Error().Err(err).Msg("cannot read the digest slot record; skipping the digest rather than risking a duplicate")
+		b.metrics.digest("failed")
 		return
 	}
 	slot, ok := latestSlot(s.Digest, loc, now, lookback)
@@ -154,20 +155,25 @@ func (b *Bot) runDigestSlot(ctx context.Context, now time.Time, catchUp bool) {
 			// A fresh install has no record: nothing was missed, it just had not started yet.
 			if missed, ok := latestSlot(s.Digest, loc, now, 8*24*time.Hour); ok && !rec.Slot.IsZero() && rec.Slot.Before(missed) {
 				b.log.Warn().Time("slot", missed).Dur("grace", grace).Msg("a digest slot was missed while workbot was down longer than digest.grace; it is not posted late")
+				b.metrics.digest("missed")
 			}
 		}
 		return
 	}
 	if !rec.Slot.Before(slot) {
+		if !catchUp {
+			b.metrics.digest("already_queued")
+		}
 		return // queued already: the outbox delivers it
 	}
 	r, err := b.renderDigest(ctx, now, "Work digest · "+slot.In(loc).Format("Mon Jan 2"))
 	if err != nil {
 		b.log.Error().Err(err).Msg("digest build failed")
+		b.metrics.digest("failed")
 		return
 	}
 	name := "slot-" + slot.UTC().Format(time.RFC3339)
-	_, err = b.queueDigest(ctx, name, r, func(tx domain.StateTx) (bool, error) {
+	queued, err := b.queueDigest(ctx, name, r, func(tx domain.StateTx) (bool, error) {
 		var cur slotRecord
 		if err := getJSON(tx, kvDigest, kvDigestSlot, &cur); err != nil {
 			return false, fmt.Errorf("digest slot record: %w", err)
@@ -177,8 +183,14 @@ func (b *Bot) runDigestSlot(ctx context.Context, now time.Time, catchUp bool) {
 		}
 		return true, putJSON(tx, kvDigest, kvDigestSlot, slotRecord{Slot: slot})
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		b.log.Error().Err(err).Time("slot", slot).Msg("cannot queue the digest")
+		b.metrics.digest("failed")
+	case queued:
+		b.metrics.digest("queued")
+	default:
+		b.metrics.digest("already_queued")
 	}
 }
 

@@ -15,11 +15,10 @@ import (
 // viewDeadline is how long a view submission may take before we must ack anyway: Slack gives 3 s.
 const viewDeadline = 2500 * time.Millisecond
 
-func (b *Bot) routeInteraction(ctx context.Context, envelopeID string, cb slack.InteractionCallback) {
-	readAt := time.Now()
+func (b *Bot) routeInteraction(ctx context.Context, envelopeID string, cb slack.InteractionCallback, readAt time.Time) {
 	switch cb.Type {
 	case slack.InteractionTypeBlockActions:
-		b.ack(envelopeID, nil)
+		b.ack(envelopeID, nil, readAt)
 		if len(cb.ActionCallback.BlockActions) == 0 {
 			return
 		}
@@ -43,15 +42,15 @@ func (b *Bot) routeInteraction(ctx context.Context, envelopeID string, cb slack.
 			b.submitForm(envelopeID, cb, readAt)
 		}()
 	case slack.InteractionTypeMessageAction, slack.InteractionTypeShortcut:
-		b.ack(envelopeID, nil)
+		b.ack(envelopeID, nil, readAt)
 		run := func(ctx context.Context) { b.handleShortcut(ctx, cb) }
 		if !b.goBounded(b.modalSlots, "shortcut", run) {
 			b.replyBusy(b.replierFor(cb))
 		}
 	case slack.InteractionTypeViewClosed:
-		b.ack(envelopeID, nil)
+		b.ack(envelopeID, nil, readAt)
 	default:
-		b.ack(envelopeID, nil)
+		b.ack(envelopeID, nil, readAt)
 		b.log.Debug().Str("type", string(cb.Type)).Msg("interaction ignored")
 	}
 }
@@ -124,6 +123,9 @@ func (b *Bot) submitForm(envelopeID string, cb slack.InteractionCallback, readAt
 				}, key: userKey}
 			}
 		}()
+		if len(cb.View.CallbackID) <= 40 {
+			defer b.metrics.handled("form", cb.View.CallbackID, time.Now())
+		}
 		resp, after, key := b.handleSubmission(b.workCtx, cb)
 		done <- outcome{resp, after, key}
 	}()
@@ -134,13 +136,13 @@ func (b *Bot) submitForm(envelopeID string, cb slack.InteractionCallback, readAt
 	select {
 	case o = <-done:
 		if o.resp == nil {
-			b.ack(envelopeID, nil)
+			b.ack(envelopeID, nil, readAt)
 		} else {
-			b.ack(envelopeID, o.resp)
+			b.ack(envelopeID, o.resp, readAt)
 		}
 	case <-timer.C:
 		b.log.Warn().Str("callback_id", cb.View.CallbackID).Msg("form took too long; acked without a response")
-		b.ack(envelopeID, nil)
+		b.ack(envelopeID, nil, readAt)
 		o = <-done
 		if o.resp != nil {
 			// The modal is closed, so what the ack would have shown goes by DM instead.
@@ -198,6 +200,9 @@ func parseID(s string) (uint64, bool) {
 }
 
 func (b *Bot) handleAction(ctx context.Context, cb slack.InteractionCallback, act slack.BlockAction) {
+	if len(act.ActionID) <= 40 {
+		defer b.metrics.handled("action", act.ActionID, time.Now())
+	}
 	r := b.replierFor(cb)
 	actor := r.user
 	value := act.Value

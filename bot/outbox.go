@@ -266,6 +266,7 @@ func (o *outbox) deliverOne(ctx context.Context, e domain.OutboxEntry) {
 			return
 		}
 		o.b.log.Warn().Err(err).Uint64("entry", e.ID).Str("kind", e.Kind).Dur("wait", wait).Msg("outbox: delivery failed; retrying")
+		o.b.metrics.retried("outbox:"+e.Kind, err)
 		if sleepCtx(ctx, wait) != nil {
 			o.rest(e.ID, 0)
 			return
@@ -295,6 +296,9 @@ func (o *outbox) finish(ctx context.Context, e domain.OutboxEntry, out outcome) 
 		}
 		return tx.FinishEffect(e.ID, out.state, out.res)
 	})
+	if err == nil {
+		o.b.metrics.delivered(e.Kind, out.state)
+	}
 	if err != nil {
 		// It stays pending; the next attempt finds the post by its metadata instead of posting again.
 		o.b.log.Error().Err(err).Uint64("entry", e.ID).Msg("outbox: cannot record a delivery; it will be checked again")

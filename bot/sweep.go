@@ -19,6 +19,27 @@ func (b *Bot) sweep(ctx context.Context, now time.Time) {
 		b.log.Error().Err(err).Msg("handoff escalation failed")
 	}
 	b.sampleWIP(ctx, now)
+	b.measureWork(ctx, now)
+}
+
+// measureWork sets the gauges of open, overloaded and stalled work, from the digest's own reading.
+func (b *Bot) measureWork(ctx context.Context, now time.Time) {
+	if b.metrics == nil {
+		return
+	}
+	d, err := b.buildDigest(ctx, now, 1)
+	if err != nil {
+		b.log.Warn().Err(err).Msg("cannot measure open work")
+		return
+	}
+	b.metrics.OpenItems.Reset()
+	for _, st := range b.policy.Workflow.Stages {
+		if !st.Terminal {
+			b.metrics.OpenItems.WithLabelValues(string(st.ID)).Set(float64(d.Flow.WIPByStage[st.ID]))
+		}
+	}
+	b.metrics.Overloaded.Set(float64(len(d.Overloaded)))
+	b.metrics.Stalled.Set(float64(len(d.StalledIDs))) // each stalled item once, whatever its reasons
 }
 
 // sendNudges nudges assignees whose items near (or passed unnoticed) their stage's stall threshold.

@@ -17,8 +17,9 @@ import (
 // (outbox.go), which has its own rules for posts; direct answers to a person (response_url, modals)
 // use this client alone.
 type webAPI struct {
-	api *slack.Client
-	log zerolog.Logger
+	api     *slack.Client
+	log     zerolog.Logger
+	metrics *Metrics
 
 	maxAttempts int
 	backoff     time.Duration // first wait for 5xx and network errors; doubles each time
@@ -117,6 +118,7 @@ func (o *webAPI) do(ctx context.Context, method string, mode retry, call func(co
 			return err
 		}
 		o.log.Warn().Err(err).Str("method", method).Int("attempt", attempt+1).Dur("wait", wait).Msg("slack call failed; retrying")
+		o.metrics.retried(method, err)
 		if err := sleepCtx(ctx, wait); err != nil {
 			return errors.Join(err, ctx.Err())
 		}

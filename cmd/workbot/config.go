@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"reflect"
@@ -45,6 +46,8 @@ type Config struct {
 	// NotifySourceThread posts a request's key, and later its triage, assignment and outcome, in the
 	// thread of the message it was filed from.
 	NotifySourceThread bool `yaml:"notify_source_thread"`
+	// OpsAddr is where run serves /metrics, /healthz and /readyz; "off" serves nothing.
+	OpsAddr string `yaml:"ops_addr"`
 
 	// From the environment and flags only.
 	ConfigPath string `yaml:"-"`
@@ -205,6 +208,7 @@ func DefaultConfig() *Config {
 		NudgeRatio:         p.NudgeRatio,
 		DueSoonDays:        p.DueSoonDays,
 		NotifySourceThread: true,
+		OpsAddr:            DefaultOpsAddr,
 		DBPath:             DefaultDBPath,
 		LogLevel:           "info",
 		LogFormat:          "json",
@@ -380,6 +384,7 @@ func (c *Config) ApplyEnv(getenv func(string) string) {
 		}
 	}
 	set(&c.DBPath, "WORKBOT_DB")
+	set(&c.OpsAddr, "WORKBOT_OPS_ADDR")
 	set(&c.LogLevel, "WORKBOT_LOG_LEVEL")
 	set(&c.LogFormat, "WORKBOT_LOG_FORMAT")
 	set(&c.BotToken, "SLACK_BOT_TOKEN")
@@ -427,6 +432,11 @@ func (c *Config) Validate() error {
 	for i, ch := range c.LeadershipChannels {
 		if strings.TrimSpace(ch) == "" {
 			return configError(fmt.Sprintf("leadership_channels[%d]", i), "empty channel ID")
+		}
+	}
+	if a := c.OpsAddr; a != "off" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return configError("ops_addr", "%q is not host:port (like 127.0.0.1:9464) or off", a)
 		}
 	}
 	if r := c.IntakeReaction; r != "" && !emojiName.MatchString(r) {

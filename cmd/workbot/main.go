@@ -127,7 +127,7 @@ func parse(fs *flag.FlagSet, args []string) int {
 }
 
 type runtimeFlags struct {
-	config, db, logLevel, logFormat string
+	config, db, logLevel, logFormat, opsAddr string
 }
 
 func (f *runtimeFlags) register(fs *flag.FlagSet) {
@@ -135,6 +135,7 @@ func (f *runtimeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.db, "db", "", "database file (default $WORKBOT_DB or "+DefaultDBPath+")")
 	fs.StringVar(&f.logLevel, "log-level", "", "trace, debug, info, warn or error (default $WORKBOT_LOG_LEVEL or info)")
 	fs.StringVar(&f.logFormat, "log-format", "", "json or console (default $WORKBOT_LOG_FORMAT or json)")
+	fs.StringVar(&f.opsAddr, "ops-addr", "", "where run serves /metrics, /healthz and /readyz, or off (default $WORKBOT_OPS_ADDR, ops_addr or "+DefaultOpsAddr+")")
 }
 
 // loadConfig layers the config file, the environment and the flags, then validates the result.
@@ -151,7 +152,7 @@ func (c *cli) loadConfig(f runtimeFlags) (*Config, error) {
 	for _, o := range []struct {
 		dst *string
 		v   string
-	}{{&cfg.DBPath, f.db}, {&cfg.LogLevel, f.logLevel}, {&cfg.LogFormat, f.logFormat}} {
+	}{{&cfg.DBPath, f.db}, {&cfg.LogLevel, f.logLevel}, {&cfg.LogFormat, f.logFormat}, {&cfg.OpsAddr, f.opsAddr}} {
 		if o.v != "" {
 			*o.dst = o.v
 		}

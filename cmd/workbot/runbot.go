@@ -16,15 +16,23 @@ var _ bot.Store = (*storage.DB)(nil)
 // startBot runs the Slack runtime (Socket Mode loop, handlers and scheduler) until ctx is cancelled.
 // A graceful stop returns nil.
 func startBot(ctx context.Context, cfg *Config, db bot.Store, logger zerolog.Logger) error {
-	b, err := newBot(cfg, db, logger)
+	reg := newRegistry()
+	b, err := newBot(cfg, db, logger, bot.NewMetrics(reg))
 	if err != nil {
 		return err
+	}
+	if cfg.OpsAddr != "" && cfg.OpsAddr != "off" {
+		ops, err := startOps(cfg.OpsAddr, reg, b.Ready, logger)
+		if err != nil {
+			return err
+		}
+		defer ops.close()
 	}
 	return b.Run(ctx)
 }
 
 // newBot turns the validated config into the bot's own.
-func newBot(cfg *Config, db bot.Store, logger zerolog.Logger) (*bot.Bot, error) {
+func newBot(cfg *Config, db bot.Store, logger zerolog.Logger, metrics *bot.Metrics) (*bot.Bot, error) {
 	policy, err := cfg.Policy()
 	if err != nil {
 		return nil, err
@@ -55,5 +63,6 @@ func newBot(cfg *Config, db bot.Store, logger zerolog.Logger) (*bot.Bot, error) 
 		NotifySourceThread: cfg.NotifySourceThread,
 		Policy:             policy,
 		Log:                logger,
+		Metrics:            metrics,
 	}, db)
 }

@@ -96,7 +96,7 @@ func (c *cli) sandbox(args []string) int {
 	if err != nil {
 		return c.fail(exitFailure, err)
 	}
-	b, err := newBot(cfg, db, logger)
+	b, err := newBot(cfg, db, logger, nil)
 	if err != nil {
 		_ = db.Close()
 		return c.fail(exitUsage, err)
