@@ -64,7 +64,7 @@ func start(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	p := domain.DefaultPolicy()
-	p.Leads = []domain.UserID{sandbox.Lead}
+	sandbox.ApplyWorkspace(p)
 	b, err := bot.New(bot.Config{
 		BotToken: fake.BotToken(), AppToken: fake.AppToken(), APIURL: fake.URL(),
 		IntakeChannel: sandbox.IntakeChannel, LeadershipChannels: []string{sandbox.LeadershipChannel},
