@@ -39,19 +39,37 @@ const (
 
 // Users are the people of the demo workspace, the global lead first: the page offers them in this order.
 var Users = []slackfake.User{
-	{ID: Lead, Name: "lea", RealName: "Lea Lindqvist (head of engineering)", TZ: "Europe/Berlin"},
-	{ID: Developer, Name: "dana", RealName: "Dana Dietrich (developer)", TZ: "Europe/Berlin"},
-	{ID: Developer2, Name: "devon", RealName: "Devon Doyle (developer)", TZ: "Europe/Lisbon"},
-	{ID: SRE, Name: "sam", RealName: "Sam Sato (SRE)", TZ: "Europe/Berlin"},
-	{ID: WebLead, Name: "marco", RealName: "Marco Moretti (web lead)", TZ: "Europe/Rome"},
-	{ID: Frontend, Name: "priya", RealName: "Priya Patel (front-end)", TZ: "Europe/London"},
-	{ID: Mobile, Name: "tom", RealName: "Tom Tanaka (mobile)", TZ: "Europe/Berlin"},
-	{ID: QA, Name: "quinn", RealName: "Quinn Quade (QA)", TZ: "Europe/Berlin"},
-	{ID: ITLead, Name: "olga", RealName: "Olga Orlova (IT lead)", TZ: "Europe/Berlin"},
-	{ID: Helpdesk, Name: "ben", RealName: "Ben Becker (helpdesk)", TZ: "Europe/Berlin"},
-	{ID: Sysadmin, Name: "kim", RealName: "Kim Keller (sysadmin)", TZ: "Europe/Berlin"},
-	{ID: Requester, Name: "rae", RealName: "Rae Romero (sales ops)", TZ: "America/New_York"},
-	{ID: Finance, Name: "hugo", RealName: "Hugo Hansen (finance)", TZ: "Europe/Copenhagen"},
+	{ID: Lead, Name: "lea", RealName: "Lea Lindqvist", TZ: "Europe/Berlin"},
+	{ID: Developer, Name: "dana", RealName: "Dana Dietrich", TZ: "Europe/Berlin"},
+	{ID: Developer2, Name: "devon", RealName: "Devon Doyle", TZ: "Europe/Lisbon"},
+	{ID: SRE, Name: "sam", RealName: "Sam Sato", TZ: "Europe/Berlin"},
+	{ID: WebLead, Name: "marco", RealName: "Marco Moretti", TZ: "Europe/Rome"},
+	{ID: Frontend, Name: "priya", RealName: "Priya Patel", TZ: "Europe/London"},
+	{ID: Mobile, Name: "tom", RealName: "Tom Tanaka", TZ: "Europe/Berlin"},
+	{ID: QA, Name: "quinn", RealName: "Quinn Quade", TZ: "Europe/Berlin"},
+	{ID: ITLead, Name: "olga", RealName: "Olga Orlova", TZ: "Europe/Berlin"},
+	{ID: Helpdesk, Name: "ben", RealName: "Ben Becker", TZ: "Europe/Berlin"},
+	{ID: Sysadmin, Name: "kim", RealName: "Kim Keller", TZ: "Europe/Berlin"},
+	{ID: Requester, Name: "rae", RealName: "Rae Romero", TZ: "America/New_York"},
+	{ID: Finance, Name: "hugo", RealName: "Hugo Hansen", TZ: "Europe/Copenhagen"},
+}
+
+// Titles say what each person does; the page shows them beside the names, as Slack shows a profile's
+// title.
+var Titles = map[string]string{
+	Lead:       "head of engineering",
+	Developer:  "developer",
+	Developer2: "developer",
+	SRE:        "SRE",
+	WebLead:    "web lead",
+	Frontend:   "front-end",
+	Mobile:     "mobile",
+	QA:         "QA",
+	ITLead:     "IT lead",
+	Helpdesk:   "helpdesk",
+	Sysadmin:   "sysadmin",
+	Requester:  "sales ops",
+	Finance:    "finance",
 }
 
 // Leads are the global leads: they triage every item, post digests and set anyone's capacity.
