@@ -338,15 +338,28 @@ func (p *page) submit() {
 	p.click("Submit", "#modal-submit")
 }
 
-// screenshot writes the element's picture for the README when -update-screenshots is set.
-func (p *page) screenshot(name, css string) {
+// screenshot writes the page for the README when -update-screenshots is set: a window height tall
+// enough for what it shows, scrolled so that the element at css starts at the top.
+func (p *page) screenshot(name, css string, height int64) {
 	p.t.Helper()
 	if !*updateScreenshots {
 		return
 	}
 	ctx, cancel := context.WithTimeout(p.ctx, browserWait)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(css), chromedp.NodeVisible))
+	err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(1280, height),
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%s).scrollIntoView({block: "start"})`, js(css))),
+		// Two frames: the resize and the scroll must both have been painted.
+		chromedp.Poll[chromedp.Void](`new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`),
+	)
+	if err != nil {
+		p.fail("screenshot %s: %v", name, err)
+	}
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err == nil {
+		err = chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900))
+	}
 	if err != nil {
 		p.fail("screenshot %s: %v", name, err)
 	}
@@ -440,14 +453,14 @@ func TestBrowserStory(t *testing.T) {
 	p.waitText("the decline told to Quinn", "#messages", "I'm on the SSO fix until Friday")
 	p.open("#work-intake")
 	p.waitText("the item message", "#messages", title)
-	p.screenshot("item-message.png", "#messages > div.msg:last-of-type")
+	p.screenshot("item-message.png", "#messages > div.msg:last-of-type", 1000)
 
 	// (5) App Home for three people: switching "You are" while it is open shows that person's Home.
 	p.as(sandbox.Lead)
 	p.openHome()
 	p.waitText("Lea's Home", "#homeview", "My load: @lea")
 	p.waitText("Lea's Home", "#homeview", "Triage queue")
-	p.screenshot("app-home.png", "#homeview")
+	p.screenshot("app-home.png", "#homeview > div", 960)
 	p.as(sandbox.Developer)
 	p.waitText("Dana's Home", "#homeview", "My load: @dana")
 	p.waitText("Dana's Home", "#homeview", "Add rate limiting to the public API")
@@ -467,7 +480,7 @@ func TestBrowserStory(t *testing.T) {
 	p.typeLine("/work digest post")
 	p.waitText("the digest", "#messages", "Work digest")
 	p.waitText("the digest's overloaded person", "#messages", "16/10 pts")
-	p.screenshot("digest.png", "#messages > div.msg")
+	p.screenshot("digest.png", "#messages > div.msg", 1080)
 	chartIn(p)
 
 	// (7) Bad input: an empty required field sends nothing and says so under the field; an unknown stage
