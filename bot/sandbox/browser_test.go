@@ -264,10 +264,14 @@ func (p *page) openHome() {
 	p.waitText("App Home", "#conv-title", "workbot · Home")
 }
 
-// typeLine types text into the composer and presses Enter.
+// typeLine types text into the composer and presses Enter, closing the mention list first with Escape
+// if the text ends in a mention (Enter would pick from the list, as in Slack).
 func (p *page) typeLine(text string) {
 	p.t.Helper()
 	p.do("type "+text, chromedp.Click(chromedp.ID("input"), chromedp.NodeVisible), chromedp.SendKeys(chromedp.ID("input"), text))
+	if open, err := chromedp.Run(p.ctx, chromedp.Evaluate[bool](`!document.getElementById("mentions").hidden`)); err == nil && open {
+		p.do("press Escape", press("Escape"))
+	}
 	p.do("press Enter", press("Enter"))
 	p.waitJS("the composer to clear", `document.getElementById("input").value === ""`)
 }
@@ -339,8 +343,9 @@ func (p *page) submit() {
 }
 
 // screenshot writes the page for the README when -update-screenshots is set: a window height tall
-// enough for what it shows, scrolled so that the element at css starts at the top.
-func (p *page) screenshot(name, css string, height int64) {
+// enough for what it shows, scrolled so that the element the JavaScript expression elem gives starts at
+// the top.
+func (p *page) screenshot(name, elem string, height int64) {
 	p.t.Helper()
 	if !*updateScreenshots {
 		return
@@ -349,7 +354,7 @@ func (p *page) screenshot(name, css string, height int64) {
 	defer cancel()
 	err := chromedp.Do(ctx,
 		chromedp.EmulateViewport(1280, height),
-		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%s).scrollIntoView({block: "start"})`, js(css))),
+		chromedp.Evaluate[chromedp.Void](elem+`.scrollIntoView({block: "start"})`),
 		// Two frames: the resize and the scroll must both have been painted.
 		chromedp.Poll[chromedp.Void](`new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`),
 	)
@@ -396,7 +401,14 @@ func TestBrowserStory(t *testing.T) {
 	p.waitJS("the modal to close", `document.getElementById("modal-backdrop").hidden`)
 	p.open("#work-intake")
 	p.waitText("the item message", "#messages", title)
-	key := keyRe.FindString(p.text("#messages > div.msg:last-of-type"))
+	// Other items' messages may arrive meanwhile (the bot's first sweep), so the key is read from the
+	// message that shows the title.
+	shown, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](fmt.Sprintf(
+		`[...document.querySelectorAll("#messages > div.msg")].map((m) => m.innerText).find((t) => t.includes(%s)) || ""`, js(title))))
+	if err != nil {
+		p.fail("reading the item message: %v", err)
+	}
+	key := keyRe.FindString(shown)
 	if key == "" {
 		p.fail("no key in the item message")
 	}
@@ -453,14 +465,14 @@ func TestBrowserStory(t *testing.T) {
 	p.waitText("the decline told to Quinn", "#messages", "I'm on the SSO fix until Friday")
 	p.open("#work-intake")
 	p.waitText("the item message", "#messages", title)
-	p.screenshot("item-message.png", "#messages > div.msg:last-of-type", 1000)
+	p.screenshot("item-message.png", fmt.Sprintf(`[...document.querySelectorAll("#messages > div.msg")].find((m) => m.innerText.includes(%s))`, js(title)), 1000)
 
 	// (5) App Home for three people: switching "You are" while it is open shows that person's Home.
 	p.as(sandbox.Lead)
 	p.openHome()
 	p.waitText("Lea's Home", "#homeview", "My load: @lea")
 	p.waitText("Lea's Home", "#homeview", "Triage queue")
-	p.screenshot("app-home.png", "#homeview > div", 960)
+	p.screenshot("app-home.png", `document.querySelector("#homeview > div")`, 960)
 	p.as(sandbox.Developer)
 	p.waitText("Dana's Home", "#homeview", "My load: @dana")
 	p.waitText("Dana's Home", "#homeview", "Add rate limiting to the public API")
@@ -480,7 +492,7 @@ func TestBrowserStory(t *testing.T) {
 	p.typeLine("/work digest post")
 	p.waitText("the digest", "#messages", "Work digest")
 	p.waitText("the digest's overloaded person", "#messages", "16/10 pts")
-	p.screenshot("digest.png", "#messages > div.msg", 1080)
+	p.screenshot("digest.png", `document.querySelector("#messages > div.msg")`, 1080)
 	chartIn(p)
 
 	// (7) Bad input: an empty required field sends nothing and says so under the field; an unknown stage
