@@ -580,10 +580,12 @@ function refresh() {
       again = false;
       try {
         const asked = S.me;
-        const q = new URLSearchParams({ user: asked, conv: S.conv });
+        const askedConv = S.conv;
+        const q = new URLSearchParams({ user: asked, conv: askedConv });
         const st = await api("/api/state?" + q.toString());
-        // "You are" changed while this was on its way: it shows the previous person; fetch again.
-        if (S.me !== asked) { again = true; continue; }
+        // "You are" or the conversation changed while this was on its way: it shows what the person
+        // just left, and rendering it would undo their click. Fetch again.
+        if (S.me !== asked || S.conv !== askedConv) { again = true; continue; }
         render(st);
         S.version = S.state.version;
       } catch (e) {
