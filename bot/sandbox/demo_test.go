@@ -2,7 +2,9 @@ package sandbox_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,5 +143,35 @@ func TestDemoIsDeterministic(t *testing.T) {
 		if a[i].Key != b[i].Key || a[i].Assignee != b[i].Assignee || !a[i].LastActivityAt.Equal(b[i].LastActivityAt) {
 			t.Errorf("%s differs: %+v vs %+v", a[i].Key, a[i], b[i])
 		}
+	}
+}
+
+// TestDemoNeedsTheDefaultStages: a configured workflow without the demo's stages gets no demo, and says
+// why, rather than half a history.
+func TestDemoNeedsTheDefaultStages(t *testing.T) {
+	db, err := storage.Open(filepath.Join(t.TempDir(), "demo.db"), storage.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p := domain.DefaultPolicy()
+	sandbox.ApplyWorkspace(p)
+	var stages []domain.Stage
+	for _, s := range p.Workflow.Stages {
+		if s.ID != domain.StageReview {
+			stages = append(stages, s)
+		}
+	}
+	p.Workflow.Stages = stages
+	err = sandbox.SeedDemo(context.Background(), db, p, time.Now())
+	if !errors.Is(err, sandbox.ErrNoDemo) || !strings.Contains(err.Error(), "review") {
+		t.Fatalf("got %v", err)
+	}
+	var events int
+	_ = db.View(context.Background(), func(tx domain.ReadTx) error {
+		return tx.EventsBetween(time.Time{}, time.Now().Add(time.Hour), func(domain.Event) bool { events++; return true })
+	})
+	if events != 0 {
+		t.Errorf("%d events written", events)
 	}
 }
