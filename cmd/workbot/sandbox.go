@@ -39,10 +39,15 @@ func (c *cli) sandbox(args []string) int {
 	if code := parse(fs, args); code >= 0 {
 		return code
 	}
+	// Unset, the demo goes only into a new database; given, it is insisted on or refused.
 	demoMode := sandbox.DemoAuto
 	fs.Visit(func(fl *flag.Flag) {
-		if fl.Name == "demo" {
-			demoMode = map[bool]sandbox.DemoMode{true: sandbox.DemoOn, false: sandbox.DemoOff}[*demo]
+		switch {
+		case fl.Name != "demo":
+		case *demo:
+			demoMode = sandbox.DemoOn
+		default:
+			demoMode = sandbox.DemoOff
 		}
 	})
 	dbPath, dbFrom := f.db, "--db"
