@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/color"
+	pngenc "image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -64,7 +67,7 @@ func start(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	p := domain.DefaultPolicy()
-	p.Leads = []domain.UserID{sandbox.Lead}
+	sandbox.ApplyWorkspace(p)
 	b, err := bot.New(bot.Config{
 		BotToken: fake.BotToken(), AppToken: fake.AppToken(), APIURL: fake.URL(),
 		IntakeChannel: sandbox.IntakeChannel, LeadershipChannels: []string{sandbox.LeadershipChannel},
@@ -215,6 +218,9 @@ func itemMessage(st sandbox.State, title string) (sandbox.Msg, bool) {
 // the triage queue.
 func TestRequestTriageAndHome(t *testing.T) {
 	e := start(t)
+	// The command's text reaches the bot escaped, as from Slack; the title typed into the form does not,
+	// since view inputs come back as typed.
+	const prefill = "Fix printer on floor 3"
 	const title = "Fix printer <script>alert(1)</script>"
 
 	st := e.state(sandbox.Requester, "")
@@ -229,9 +235,9 @@ func TestRequestTriageAndHome(t *testing.T) {
 		t.Errorf("conversations = %s", got)
 	}
 
-	e.mustPost("/api/send", map[string]string{"user": sandbox.Requester, "conv": sandbox.GeneralChannel, "text": "/work request " + title})
+	e.mustPost("/api/send", map[string]string{"user": sandbox.Requester, "conv": sandbox.GeneralChannel, "text": "/work request " + prefill})
 	st = e.waitState("the intake modal", sandbox.Requester, sandbox.GeneralChannel, func(s sandbox.State) bool { return s.Modal != nil })
-	if !strings.Contains(string(st.Modal.Blocks), `"initial_value":"Fix printer \u003cscript\u003ealert(1)\u003c/script\u003e"`) {
+	if !strings.Contains(string(st.Modal.Blocks), `"initial_value":"`+prefill+`"`) {
 		t.Errorf("title not prefilled: %s", st.Modal.Blocks)
 	}
 	viewID := st.Modal.ID
@@ -246,6 +252,7 @@ func TestRequestTriageAndHome(t *testing.T) {
 
 	e.mustPost("/api/submit", map[string]any{"user": sandbox.Requester, "view_id": viewID, "values": map[string]any{
 		bot.BlockDue:     map[string]any{"v": map[string]string{"date": time.Now().AddDate(0, 1, 0).Format("2006-01-02")}},
+		bot.BlockTitle:   map[string]any{"v": map[string]string{"text": title}},
 		bot.BlockDetails: map[string]any{"v": map[string]string{"text": "Tray 2 jams.\nEvery time."}},
 		bot.BlockSize:    map[string]any{"v": map[string]string{"option": "5"}},
 	}})
@@ -313,6 +320,13 @@ func TestRequestTriageAndHome(t *testing.T) {
 	if !strings.Contains(string(st.Home.Blocks), "Fix printer") {
 		t.Errorf("Home lacks the item: %s", st.Home.Blocks)
 	}
+
+	// A mention typed by name reaches the bot as Slack sends it, <@U…|name>.
+	e.mustPost("/api/send", map[string]string{"user": sandbox.Lead, "conv": sandbox.IntakeChannel, "text": "/work assign W-1 @Devon Doyle"})
+	e.waitState("the item reassigned", sandbox.Lead, sandbox.IntakeChannel, func(s sandbox.State) bool {
+		m, ok := itemMessage(s, "Fix printer")
+		return ok && strings.Contains(string(m.Blocks), "@"+sandbox.Developer2)
+	})
 }
 
 // TestCommandsAndErrors covers what the composer does besides /work request.
@@ -508,5 +522,113 @@ func TestAmbiguousElements(t *testing.T) {
 				t.Errorf("got %q, want %q", msg, c.want)
 			}
 		})
+	}
+}
+
+// TestRequiredFieldsSendNothing: a modal submitted with required inputs left empty is answered with a
+// note for each of them, as Slack's client shows, and nothing reaches the bot.
+func TestRequiredFieldsSendNothing(t *testing.T) {
+	e := start(t)
+	e.mustPost("/api/send", map[string]string{"user": sandbox.Requester, "conv": sandbox.GeneralChannel, "text": "/work request"})
+	st := e.waitState("the intake modal", sandbox.Requester, sandbox.GeneralChannel, func(s sandbox.State) bool { return s.Modal != nil })
+	submissions := func() int {
+		n := 0
+		for _, env := range e.fake.Envelopes() {
+			if env.PayloadType == "view_submission" {
+				n++
+			}
+		}
+		return n
+	}
+	data, _ := json.Marshal(map[string]any{"user": sandbox.Requester, "view_id": st.Modal.ID, "values": map[string]any{
+		bot.BlockTitle:   map[string]any{"v": map[string]string{"text": "   "}},
+		bot.BlockKind:    map[string]any{"v": map[string]string{"option": ""}},
+		bot.BlockDetails: map[string]any{"v": map[string]string{"text": ""}}, // optional
+	}})
+	resp, err := http.Post(e.http.URL+"/api/submit", "application/json", bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var ans struct {
+		Error  string
+		Fields map[string]string
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&ans); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{bot.BlockTitle: sandbox.RequiredNote, bot.BlockKind: sandbox.RequiredNote}
+	if resp.StatusCode != http.StatusBadRequest || fmt.Sprint(ans.Fields) != fmt.Sprint(want) {
+		t.Errorf("status %d, %+v; want the notes %v", resp.StatusCode, ans, want)
+	}
+	if n := submissions(); n != 0 {
+		t.Errorf("%d view_submission(s) reached the bot", n)
+	}
+	if st := e.state(sandbox.Requester, ""); st.Modal == nil {
+		t.Error("the modal closed")
+	}
+}
+
+// TestSharedImages: an image shared in a thread (the digest's chart) is served for the page to show;
+// any other file stays a note and is never served.
+func TestSharedImages(t *testing.T) {
+	fake := slackfake.New(slackfake.Options{})
+	if err := fake.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	sandbox.Seed(fake)
+	srv := sandbox.New(fake, sandbox.Options{})
+	defer srv.Close()
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	e := &env{t: t, fake: fake, srv: srv, http: hs}
+
+	var png bytes.Buffer
+	img := image.NewRGBA(image.Rect(0, 0, 4, 3))
+	img.Set(1, 1, color.RGBA{R: 200, A: 255})
+	if err := pngenc.Encode(&png, img); err != nil {
+		t.Fatal(err)
+	}
+	api := slack.New(fake.BotToken(), slack.OptionAPIURL(fake.URL()))
+	_, ts, err := api.PostMessage(sandbox.LeadershipChannel, slack.MsgOptionText("Work digest", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{"chart.png", png.Bytes()}, {"notes.html", []byte("<script>alert(1)</script>")}} {
+		if _, err := api.UploadFileContext(context.Background(), slack.UploadFileParameters{
+			Reader: bytes.NewReader(f.data), FileSize: len(f.data), Filename: f.name, Title: f.name,
+			AltTxt: "a chart", Channel: sandbox.LeadershipChannel, ThreadTimestamp: ts,
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := e.state(sandbox.Lead, sandbox.LeadershipChannel)
+	urls, tss := map[string]string{}, map[string]string{}
+	for _, m := range st.Messages {
+		for _, f := range m.Files {
+			urls[f.Name], tss[f.Name] = f.URL, m.TS
+		}
+	}
+	if urls["chart.png"] == "" || urls["notes.html"] != "" || len(urls) != 2 {
+		t.Fatalf("file URLs: %v", urls)
+	}
+	resp, err := http.Get(hs.URL + urls["chart.png"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" || !bytes.Equal(body, png.Bytes()) {
+		t.Errorf("the chart: %d %s, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
+	}
+	html := "/api/file?channel=" + sandbox.LeadershipChannel + "&ts=" + tss["notes.html"] + "&i=0"
+	if resp, err := http.Get(hs.URL + html); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("a shared HTML file was served: %v %v", err, resp.Status)
+	} else {
+		resp.Body.Close()
 	}
 }

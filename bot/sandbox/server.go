@@ -7,7 +7,9 @@
 //
 //	GET  /api/state?user=U&conv=C     people, conversations, messages, ephemerals, the top modal, Home
 //	GET  /api/wait?since=N            returns when the fake changed after version N, or after a timeout
-//	POST /api/send   {user, conv, text, thread_ts}   "/work …" runs the command; other text is posted
+//	GET  /api/file?channel=C&ts=T&i=N  an image shared in a message (the digest's chart); nothing else
+//	POST /api/send   {user, conv, text, thread_ts}   "/work …" runs the command; other text is posted;
+//	                                                  either way escaped as Slack's client does (escape.go)
 //	POST /api/act    {user, surface, block, element, value}   clicks a button or picks a value
 //	POST /api/submit {user, view_id, values}           submits the top modal
 //	POST /api/close  {user, view_id}                   closes the top modal
@@ -24,6 +26,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -89,6 +92,7 @@ func New(fake *slackfake.Fake, opts Options) *Server {
 	s.mux.Handle("GET /", http.FileServerFS(sub))
 	s.mux.HandleFunc("GET /api/state", s.state)
 	s.mux.HandleFunc("GET /api/wait", s.wait)
+	s.mux.HandleFunc("GET /api/file", s.file)
 	s.mux.HandleFunc("POST /api/send", s.send)
 	s.mux.HandleFunc("POST /api/act", s.act)
 	s.mux.HandleFunc("POST /api/submit", s.submit)
@@ -183,6 +187,7 @@ type Person struct {
 	ID       string `json:"id"`
 	Name     string `json:"name"`
 	RealName string `json:"real_name"`
+	Title    string `json:"title,omitempty"`
 	IsBot    bool   `json:"is_bot"`
 }
 
@@ -207,11 +212,41 @@ type Msg struct {
 	Surface  Surface         `json:"surface"`
 }
 
-// FileNote describes a shared file without its content.
+// FileNote describes a shared file without its content. URL is set for an image the page can show.
 type FileNote struct {
 	Name  string `json:"name"`
 	Title string `json:"title"`
+	Alt   string `json:"alt,omitempty"`
 	Size  int    `json:"size"`
+	URL   string `json:"url,omitempty"`
+}
+
+// imageType is the content type of an image the page may show, or "" for anything else.
+func imageType(content []byte) string {
+	switch ct := http.DetectContentType(content); ct {
+	case "image/png", "image/jpeg", "image/gif":
+		return ct
+	}
+	return ""
+}
+
+// file serves an image shared in a message, so the digest's chart shows in its thread. Anything that
+// is not an image stays a note: the page never loads other content from the workspace.
+func (s *Server) file(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	i, err := strconv.Atoi(q.Get("i"))
+	m, ok := s.fake.Message(q.Get("channel"), q.Get("ts"))
+	if err != nil || !ok || i < 0 || i >= len(m.Files) {
+		http.NotFound(w, r)
+		return
+	}
+	ct := imageType(m.Files[i].Content)
+	if ct == "" {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", ct)
+	_, _ = w.Write(m.Files[i].Content)
 }
 
 // ViewJSON is a modal or the Home tab.
@@ -250,7 +285,7 @@ func (s *Server) state(w http.ResponseWriter, r *http.Request) {
 		if u.Deleted {
 			continue
 		}
-		st.Users = append(st.Users, Person{ID: u.ID, Name: u.Name, RealName: u.RealName, IsBot: u.IsBot})
+		st.Users = append(st.Users, Person{ID: u.ID, Name: u.Name, RealName: u.RealName, Title: Titles[u.ID], IsBot: u.IsBot})
 	}
 	if !s.isPerson(me) {
 		me = ""
@@ -324,8 +359,12 @@ func (s *Server) timeline(me, conv string) []Msg {
 		if m.ThreadTS != "" && m.ThreadTS != m.TS {
 			msg.ThreadTS = m.ThreadTS
 		}
-		for _, f := range m.Files {
-			msg.Files = append(msg.Files, FileNote{Name: f.Name, Title: f.Title, Size: f.Size})
+		for i, f := range m.Files {
+			note := FileNote{Name: f.Name, Title: f.Title, Alt: f.AltText, Size: f.Size}
+			if imageType(f.Content) != "" {
+				note.URL = "/api/file?" + url.Values{"channel": {m.Channel}, "ts": {m.TS}, "i": {strconv.Itoa(i)}}.Encode()
+			}
+			msg.Files = append(msg.Files, note)
 		}
 		out = append(out, msg)
 	}
@@ -364,16 +403,18 @@ func (s *Server) isPerson(id string) bool {
 	return false
 }
 
-// apiError is an answer the page shows to the person as is.
+// apiError is an answer the page shows to the person as is; fields, when set, are notes to show under
+// the inputs with those block_ids.
 type apiError struct {
 	status int
 	msg    string
+	fields map[string]string
 }
 
 func (e *apiError) Error() string { return e.msg }
 
 func badRequest(format string, args ...any) error {
-	return &apiError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+	return &apiError{status: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
 }
 
 // handle decodes a JSON body into req, checks the acting person, runs fn and answers {"ok":true} or
@@ -398,7 +439,11 @@ func handle[T any](s *Server, w http.ResponseWriter, r *http.Request, user func(
 		if s.opts.Logf != nil {
 			s.opts.Logf("sandbox: %s: %v", r.URL.Path, err)
 		}
-		writeJSON(w, status, map[string]string{"error": err.Error()})
+		ans := map[string]any{"error": err.Error()}
+		if ae != nil && ae.fields != nil {
+			ans["fields"] = ae.fields
+		}
+		writeJSON(w, status, ans)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
@@ -419,9 +464,9 @@ func (s *Server) settle(d *slackfake.Delivery) error {
 	ack, err := d.WaitTimeout(s.opts.AckTimeout)
 	switch {
 	case errors.Is(err, slackfake.ErrNotConnected):
-		return &apiError{http.StatusServiceUnavailable, "workbot is not connected (dispatch_failed); is the bot running?"}
+		return &apiError{status: http.StatusServiceUnavailable, msg: "workbot is not connected (dispatch_failed); is the bot running?"}
 	case errors.Is(err, slackfake.ErrAckTimeout):
-		return &apiError{http.StatusGatewayTimeout, "workbot did not answer in time (operation_timeout)"}
+		return &apiError{status: http.StatusGatewayTimeout, msg: "workbot did not answer in time (operation_timeout)"}
 	case err != nil:
 		return err
 	}
@@ -440,7 +485,7 @@ func (s *Server) settle(d *slackfake.Delivery) error {
 		break
 	}
 	if ack.Problem != "" {
-		return &apiError{http.StatusBadGateway, "Slack refused workbot's answer: " + ack.Problem}
+		return &apiError{status: http.StatusBadGateway, msg: "Slack refused workbot's answer: " + ack.Problem}
 	}
 	return nil
 }
@@ -463,17 +508,22 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 			if cmd != "/work" {
 				return badRequest("%s is not a valid command. In this workspace, only /work is installed.", cmd)
 			}
-			d, err := s.fake.SlashCommand(q.User, q.Conv, cmd, strings.TrimSpace(rest))
+			d, err := s.fake.SlashCommand(q.User, q.Conv, cmd, s.escape(strings.TrimSpace(rest)))
 			if err != nil {
 				return badRequest("%v", err)
 			}
 			return s.settle(d)
 		}
-		if _, err := s.fake.PostAsUser(q.User, q.Conv, q.Text, q.ThreadTS); err != nil {
+		if _, err := s.fake.PostAsUser(q.User, q.Conv, s.escape(q.Text), q.ThreadTS); err != nil {
 			return badRequest("%v", err)
 		}
 		return nil
 	})
+}
+
+// escape turns typed text into what Slack's client sends, with this workspace's people and channels.
+func (s *Server) escape(text string) string {
+	return escapeTyped(text, s.fake.Users(), s.fake.Channels())
 }
 
 // Surface names what a person clicks in: a message, an ephemeral message, or a view (modal or Home).
@@ -695,6 +745,11 @@ type submitReq struct {
 
 func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	handle(s, w, r, func(q *submitReq) string { return q.User }, func(q *submitReq) error {
+		if v, ok := s.fake.ViewByID(q.ViewID); ok && v.User == q.User {
+			if empty := emptyRequired(v.Blocks, q.Values); len(empty) > 0 {
+				return &apiError{status: http.StatusBadRequest, msg: "Please complete the required fields.", fields: empty}
+			}
+		}
 		values := map[string]map[string]slackfake.Value{}
 		for b, m := range q.Values {
 			values[b] = map[string]slackfake.Value{}
@@ -708,6 +763,41 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		}
 		return s.settle(d)
 	})
+}
+
+// RequiredNote is what Slack's client shows under a required input left empty; it sends nothing then.
+const RequiredNote = "Please complete this required field."
+
+// emptyRequired returns a RequiredNote for each required input (an input block without optional: true)
+// that the person submitted empty. An input they did not send keeps its earlier value, which slackfake
+// checks.
+func emptyRequired(raw json.RawMessage, values map[string]map[string]Input) map[string]string {
+	var blocks []struct {
+		Type     string `json:"type"`
+		BlockID  string `json:"block_id"`
+		Optional bool   `json:"optional"`
+		Element  struct {
+			ActionID string `json:"action_id"`
+		} `json:"element"`
+	}
+	if json.Unmarshal(raw, &blocks) != nil {
+		return nil
+	}
+	out := map[string]string{}
+	for _, b := range blocks {
+		if b.Type != "input" || b.Optional || b.BlockID == "" {
+			continue
+		}
+		in, ok := values[b.BlockID][b.Element.ActionID]
+		if ok && in.empty() {
+			out[b.BlockID] = RequiredNote
+		}
+	}
+	return out
+}
+
+func (in Input) empty() bool {
+	return (in.Text == nil || strings.TrimSpace(*in.Text) == "") && in.Option == "" && in.User == "" && in.Date == ""
 }
 
 type viewReq struct {

@@ -3,14 +3,13 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"workbot/bot/sandbox"
 	"workbot/bot/slackfake"
@@ -27,16 +26,30 @@ const DefaultSandboxAddr = "127.0.0.1:8089"
 // that the demo behaves as the README describes.
 const sandboxDigest = "0 9 * * 1-5"
 
-// sandbox runs the real bot against the embedded fake Slack, seeded with a demo workspace, and serves a
-// web client in which a person acts as any member. It needs no tokens and no network.
+// sandbox runs the real bot against the embedded fake Slack, seeded with a demo workspace (and, in a new
+// database, the demo company's last weeks), and serves a web client in which a person acts as any
+// member. It needs no tokens and no network.
 func (c *cli) sandbox(args []string) int {
 	var f runtimeFlags
 	fs := c.flags("sandbox")
 	f.register(fs)
 	addr := fs.String("addr", DefaultSandboxAddr, "where the web client listens; loopback only")
+	demo := fs.Bool("demo", true, "write the demo company (13 people, about 40 items, weeks of history) into a new database; "+
+		"--demo insists on it (refusing a database that holds work), --demo=false starts empty")
 	if code := parse(fs, args); code >= 0 {
 		return code
 	}
+	// Unset, the demo goes only into a new database; given, it is insisted on or refused.
+	demoMode := sandbox.DemoAuto
+	fs.Visit(func(fl *flag.Flag) {
+		switch {
+		case fl.Name != "demo":
+		case *demo:
+			demoMode = sandbox.DemoOn
+		default:
+			demoMode = sandbox.DemoOff
+		}
+	})
 	dbPath, dbFrom := f.db, "--db"
 	if dbPath == "" {
 		dbPath, dbFrom = strings.TrimSpace(c.getenv("WORKBOT_DB")), "WORKBOT_DB"
@@ -60,30 +73,33 @@ func (c *cli) sandbox(args []string) int {
 		return c.fail(exitUsage, err)
 	}
 
-	fake := slackfake.New(slackfake.Options{
-		BotName: "workbot",
-		Logf:    func(format string, args ...any) { logger.Debug().Str("component", "slackfake").Msgf(format, args...) },
-	})
-	if err := fake.Start(); err != nil {
-		return c.fail(exitFailure, fmt.Errorf("starting the local Slack: %w", err))
-	}
-	defer fake.Close()
-	sandbox.Seed(fake)
-
 	// The demo workspace replaces whatever people and channels the config names; workflow, calendar,
 	// capacity and handoff settings from the config still apply.
-	cfg.BotToken, cfg.AppToken, cfg.APIURL = fake.BotToken(), fake.AppToken(), fake.URL()
 	cfg.IntakeChannel = sandbox.IntakeChannel
 	cfg.LeadershipChannels = []string{sandbox.LeadershipChannel}
-	cfg.Leads = []string{sandbox.Lead}
-	cfg.Teams = []TeamConfig{{
-		ID: "eng", Name: "Engineering", Leads: []string{sandbox.Lead},
-		Members: []string{sandbox.Developer, sandbox.Developer2, sandbox.QA},
-	}}
+	cfg.Leads = nil
+	for _, l := range sandbox.Leads {
+		cfg.Leads = append(cfg.Leads, string(l))
+	}
+	cfg.Teams = nil
+	for _, t := range sandbox.Teams {
+		tc := TeamConfig{ID: string(t.ID), Name: t.Name}
+		for _, u := range t.Leads {
+			tc.Leads = append(tc.Leads, string(u))
+		}
+		for _, u := range t.Members {
+			tc.Members = append(tc.Members, string(u))
+		}
+		cfg.Teams = append(cfg.Teams, tc)
+	}
 	cfg.Digest.Schedule = sandboxDigest
 	// A demo should leave nothing behind but its one database file.
 	cfg.Backup.Schedule = "off"
 	if err := cfg.Validate(); err != nil {
+		return c.fail(exitUsage, err)
+	}
+	policy, err := cfg.Policy()
+	if err != nil {
 		return c.fail(exitUsage, err)
 	}
 
@@ -96,69 +112,35 @@ func (c *cli) sandbox(args []string) int {
 	if err != nil {
 		return c.fail(exitFailure, err)
 	}
-	b, err := newBot(cfg, db, logger, nil)
-	if err != nil {
-		_ = db.Close()
-		return c.fail(exitUsage, err)
-	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	logger.Info().Str("version", version).Str("db", cfg.DBPath).Str("db_from", dbFrom).Str("config", cfg.ConfigPath).
 		Msg("workbot sandbox starting")
 
-	botDone := make(chan error, 1)
-	go func() {
-		err := b.Run(ctx)
-		cancel() // a bot that stops on its own takes the sandbox down with it
-		botDone <- err
-	}()
-	web := sandbox.New(fake, sandbox.Options{
-		Logf: func(format string, args ...any) { logger.Warn().Str("component", "sandbox").Msgf(format, args...) },
+	var badBot error
+	err = sandbox.Run(ctx, sandbox.RunConfig{
+		Listener: ln, Store: db, Policy: policy, Demo: demoMode, Log: logger,
+		NewBot: func(fake *slackfake.Fake) (sandbox.Runner, error) {
+			cfg.BotToken, cfg.AppToken, cfg.APIURL = fake.BotToken(), fake.AppToken(), fake.URL()
+			b, err := newBot(cfg, db, logger, nil)
+			badBot = err
+			return b, err
+		},
+		Ready: func(url string) { fmt.Fprintf(c.stdout, "workbot sandbox: open %s\n", url) },
 	})
-	srv := &http.Server{Handler: web, ReadHeaderTimeout: 10 * time.Second}
-	webDone := make(chan error, 1)
-	go func() { webDone <- srv.Serve(ln) }()
-
-	// Announce the page only once the bot is connected, so the first command typed there is served.
-	waitCtx, waitDone := context.WithTimeout(ctx, 15*time.Second)
-	if err := fake.WaitFor(waitCtx, func() bool { return fake.Connections() > 0 }); err != nil && ctx.Err() == nil {
-		logger.Warn().Err(err).Msg("the bot has not connected to the sandbox's Slack yet")
-	}
-	waitDone()
-	url := "http://" + ln.Addr().String()
-	logger.Info().Str("url", url).Msg("web client listening")
-	fmt.Fprintf(c.stdout, "workbot sandbox: open %s\n", url)
-
-	var webErr error
-	select {
-	case <-ctx.Done():
-	case webErr = <-webDone:
-		cancel()
-	}
-	stopped := ctx.Err() != nil
-
-	// Long polls end first, so that Shutdown does not wait out their timeout.
-	web.Close()
-	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
-	defer done()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		logger.Warn().Err(err).Msg("stopping the web client")
-	}
-	botErr := <-botDone
-	_ = fake.Close()
-	if err := db.Close(); err != nil {
-		logger.Error().Err(err).Msg("closing the database")
-		return exitFailure
-	}
-	for _, err := range []error{webErr, botErr} {
-		if err == nil || errors.Is(err, http.ErrServerClosed) || (stopped && errors.Is(err, context.Canceled)) {
-			continue
-		}
+	closeErr := db.Close()
+	switch {
+	case errors.Is(err, sandbox.ErrNotEmpty):
+		return c.fail(exitUsage, fmt.Errorf("--demo: %s %w; the demo goes into a new database: pass --db NEW.db, or delete the file", cfg.DBPath, err))
+	case err != nil && err == badBot:
+		return c.fail(exitUsage, err)
+	case err != nil:
 		logger.Error().Err(err).Msg("workbot sandbox stopped with an error")
 		fmt.Fprintf(c.stderr, "workbot: %v\n", err)
+		return exitFailure
+	case closeErr != nil:
+		logger.Error().Err(closeErr).Msg("closing the database")
 		return exitFailure
 	}
 	logger.Info().Msg("workbot sandbox stopped")

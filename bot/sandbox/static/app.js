@@ -16,6 +16,7 @@ const S = {
   state: null,
   replyTo: "",
   modalKey: "",
+  homeOpening: "", // the person whose App Home is being opened
 };
 
 const $ = (id) => document.getElementById(id);
@@ -42,7 +43,11 @@ async function api(path, body) {
   const r = await fetch(path, opts);
   let j = null;
   try { j = await r.json(); } catch (e) { j = null; }
-  if (!r.ok) throw new Error((j && j.error) || ("HTTP " + r.status));
+  if (!r.ok) {
+    const err = new Error((j && j.error) || ("HTTP " + r.status));
+    err.fields = j && j.fields;
+    throw err;
+  }
   return j;
 }
 
@@ -178,6 +183,11 @@ function peopleOptions() {
   return (S.state ? S.state.users : []).filter((u) => !u.is_bot).map((u) => ({ value: u.id, label: u.real_name || u.name }));
 }
 
+// personLabel is how the "You are" picker and the mention list name a person.
+function personLabel(u) {
+  return (u.real_name || u.name) + (u.title ? " · " + u.title : "");
+}
+
 function selectWith(opts, placeholder, initial) {
   const sel = el("select", "bk");
   const ph = el("option", "", placeholder || "Choose…");
@@ -298,6 +308,7 @@ function inputBlock(div, b, errors) {
   div.appendChild(label);
   let control;
   let read;
+  let filled = () => true; // an element the sandbox cannot edit keeps its initial value
   switch (e.type) {
     case "plain_text_input":
     case "email_text_input":
@@ -309,6 +320,7 @@ function inputBlock(div, b, errors) {
       if (e.max_length) control.maxLength = e.max_length;
       if (e.placeholder) control.placeholder = plain(e.placeholder);
       read = () => ({ text: control.value });
+      filled = () => control.value.trim() !== "";
       break;
     }
     case "static_select":
@@ -316,11 +328,13 @@ function inputBlock(div, b, errors) {
     case "radio_buttons": {
       control = selectWith(optionsOf(e), plain(e.placeholder), e.initial_option ? e.initial_option.value : "");
       read = () => ({ option: control.value || "" });
+      filled = () => !!control.value;
       break;
     }
     case "users_select": {
       control = selectWith(peopleOptions(), plain(e.placeholder) || "Pick a person", e.initial_user || "");
       read = () => ({ user: control.value || "" });
+      filled = () => !!control.value;
       break;
     }
     case "datepicker": {
@@ -328,6 +342,7 @@ function inputBlock(div, b, errors) {
       control.type = "date";
       if (e.initial_date) control.value = e.initial_date;
       read = () => ({ date: control.value || "" });
+      filled = () => !!control.value;
       break;
     }
     default:
@@ -341,7 +356,21 @@ function inputBlock(div, b, errors) {
   err.dataset.block = b.block_id || "";
   err.textContent = (errors && errors[b.block_id]) || "";
   div.appendChild(err);
-  return { block: b.block_id, action: e.action_id, read };
+  const input = { block: b.block_id, action: e.action_id, read, required: !b.optional, filled, control, err };
+  const recheck = () => { if (err.dataset.required && filled()) setRequired(input, false); };
+  control.addEventListener("input", recheck);
+  control.addEventListener("change", recheck);
+  return input;
+}
+
+// Slack's client checks required inputs itself: it sends nothing and notes each empty one.
+const REQUIRED = "Please complete this required field.";
+
+function setRequired(input, on) {
+  if (on) input.err.dataset.required = "1";
+  else delete input.err.dataset.required;
+  input.err.textContent = on ? REQUIRED : "";
+  input.control.classList.toggle("invalid", on);
 }
 
 // ---- messages ----
@@ -360,7 +389,19 @@ function renderMessage(m, replies) {
   div.appendChild(who);
   if (m.blocks && m.blocks.length) renderBlocks(div, m.blocks, m.surface);
   else { const t = el("div"); mrkdwn(t, m.text); div.appendChild(t); }
-  (m.files || []).forEach((f) => div.appendChild(el("div", "note", "📎 file: " + (f.title || f.name) + " (" + f.name + ", " + f.size + " bytes; not shown in the sandbox)")));
+  (m.files || []).forEach((f) => {
+    if (f.url) {
+      const fig = el("figure", "file-image");
+      const img = el("img");
+      img.src = f.url;
+      img.alt = f.alt || f.title || f.name;
+      fig.appendChild(img);
+      fig.appendChild(el("figcaption", "note", "📎 file: " + (f.title || f.name) + " (" + f.name + ")"));
+      div.appendChild(fig);
+    } else {
+      div.appendChild(el("div", "note", "📎 file: " + (f.title || f.name) + " (" + f.name + ", " + f.size + " bytes; not shown in the sandbox)"));
+    }
+  });
   if (m.edited) div.appendChild(el("span", "edited", "(edited)"));
   if (!m.ephemeral && !m.thread_ts) {
     const r = el("button", "reply-link", replies && replies.length ? replies.length + " " + (replies.length === 1 ? "reply" : "replies") + " · reply in thread" : "Reply in thread");
@@ -425,7 +466,7 @@ function renderModal(st) {
     renderBlocks(body, m.blocks, { kind: "view", view_id: m.id }, modalInputs, m.errors);
   }
   for (const e of document.querySelectorAll("#modal-body .field-error")) {
-    e.textContent = (m.errors && m.errors[e.dataset.block]) || "";
+    e.textContent = (m.errors && m.errors[e.dataset.block]) || (e.dataset.required ? REQUIRED : "");
   }
 }
 
@@ -433,6 +474,12 @@ async function submitModal(ev) {
   ev.preventDefault();
   const m = S.state && S.state.modal;
   if (!m || !m.submit) return;
+  const empty = modalInputs.filter((inp) => inp.required && !inp.filled());
+  for (const inp of modalInputs) setRequired(inp, empty.includes(inp));
+  if (empty.length) {
+    empty[0].control.focus();
+    return;
+  }
   const values = {};
   for (const inp of modalInputs) {
     const v = inp.read();
@@ -445,8 +492,12 @@ async function submitModal(ev) {
     await api("/api/submit", { user: S.me, view_id: m.id, values });
     $("modal-error").hidden = true;
   } catch (e) {
-    $("modal-error").textContent = e.message;
-    $("modal-error").hidden = false;
+    const notes = e.fields || {};
+    for (const inp of modalInputs) if (notes[inp.block]) setRequired(inp, true);
+    if (!Object.keys(notes).length) {
+      $("modal-error").textContent = e.message;
+      $("modal-error").hidden = false;
+    }
   }
   $("modal-submit").disabled = false;
   refresh();
@@ -466,7 +517,7 @@ function renderSidebar(st) {
   if (me.options.length !== st.users.filter((u) => !u.is_bot).length) {
     me.replaceChildren();
     st.users.filter((u) => !u.is_bot).forEach((u) => {
-      const o = el("option", "", (u.real_name || u.name) + " @" + u.name);
+      const o = el("option", "", personLabel(u));
       o.value = u.id;
       me.appendChild(o);
     });
@@ -507,7 +558,8 @@ function render(st) {
     $("conv-hint").textContent = "what workbot published for " + userName(st.me);
     const hv = $("homeview");
     hv.replaceChildren();
-    if (st.home) renderBlocks(hv, st.home.blocks, { kind: "view", view_id: st.home.id });
+    if (S.homeOpening === st.me) hv.appendChild(el("div", "note", "Opening App Home for " + userName(st.me) + "…"));
+    else if (st.home) renderBlocks(hv, st.home.blocks, { kind: "view", view_id: st.home.id });
     else hv.appendChild(el("div", "note", "workbot has not published a Home tab for you yet."));
   } else {
     $("conv-title").textContent = convLabel(st.conv);
@@ -527,8 +579,14 @@ function refresh() {
     do {
       again = false;
       try {
-        const q = new URLSearchParams({ user: S.me, conv: S.conv });
-        render(await api("/api/state?" + q.toString()));
+        const asked = S.me;
+        const askedConv = S.conv;
+        const q = new URLSearchParams({ user: asked, conv: askedConv });
+        const st = await api("/api/state?" + q.toString());
+        // "You are" or the conversation changed while this was on its way: it shows what the person
+        // just left, and rendering it would undo their click. Fetch again.
+        if (S.me !== asked || S.conv !== askedConv) { again = true; continue; }
+        render(st);
         S.version = S.state.version;
       } catch (e) {
         $("status").textContent = "sandbox unreachable: " + e.message;
@@ -558,11 +616,22 @@ async function poll() {
   }
 }
 
+// openHome opens App Home as the current person: the app_home_opened the bot answers with their view.
+// Until it has, the page says so rather than show what it last had, which may be someone else's.
 async function openHome() {
+  const me = S.me;
   S.mode = "home";
-  render(S.state);
-  try { await api("/api/home", { user: S.me }); } catch (e) { toast(e.message); }
-  refresh();
+  S.homeOpening = me;
+  if (S.state && S.state.me === me) render(S.state);
+  else {
+    $("messages").hidden = true;
+    $("composer").hidden = true;
+    $("homeview").hidden = false;
+    $("homeview").replaceChildren(el("div", "note", "Opening App Home…"));
+  }
+  try { await api("/api/home", { user: me }); } catch (e) { toast(e.message); }
+  if (S.homeOpening === me) S.homeOpening = "";
+  await refresh();
 }
 
 async function send(ev) {
@@ -582,9 +651,103 @@ async function send(ev) {
   refresh();
 }
 
+// ---- @-mentions in the composer ----
+
+// The list offers people (and @here, @channel, @everyone) whose username or any part of their name
+// starts with what follows the @ before the caret. Picking one writes @username; the server turns that
+// into <@U…|username>, as Slack's client does.
+const M = { open: false, items: [], index: 0, start: 0, end: 0 };
+const SPECIALS = [
+  { handle: "here", label: "@here", hint: "notify everyone online in this channel" },
+  { handle: "channel", label: "@channel", hint: "notify everyone in this channel" },
+  { handle: "everyone", label: "@everyone", hint: "notify everyone in the workspace" },
+];
+
+function mentionQuery(input) {
+  const upto = input.value.slice(0, input.selectionStart);
+  const m = /(^|[^\w.\-])@([\w.\-]*)$/.exec(upto);
+  if (!m || input.selectionStart !== input.selectionEnd) return null;
+  return { q: m[2].toLowerCase(), start: upto.length - m[2].length - 1, end: input.selectionStart };
+}
+
+function mentionMatches(q) {
+  const people = (S.state ? S.state.users : []).filter((u) => !u.is_bot || u.id === S.state.bot_user).filter((u) => {
+    const words = [u.name, ...(u.real_name || "").split(/\s+/), u.real_name || ""].map((w) => w.toLowerCase());
+    return words.some((w) => w.startsWith(q));
+  }).map((u) => ({ handle: u.name, label: u.real_name || u.name, hint: "@" + u.name + (u.title ? " · " + u.title : "") }));
+  const specials = SPECIALS.filter((x) => q && x.handle.startsWith(q));
+  return people.concat(specials).slice(0, 8);
+}
+
+function updateMentions() {
+  const input = $("input");
+  const mq = mentionQuery(input);
+  const items = mq ? mentionMatches(mq.q) : [];
+  if (!items.length) { closeMentions(); return; }
+  const same = M.open && M.items.length === items.length && M.items.every((x, i) => x.handle === items[i].handle);
+  Object.assign(M, { open: true, items, start: mq.start, end: mq.end, index: same ? M.index : 0 });
+  renderMentions();
+}
+
+function renderMentions() {
+  const list = $("mentions");
+  list.replaceChildren();
+  M.items.forEach((x, i) => {
+    const li = el("li", "mention-option" + (i === M.index ? " selected" : ""));
+    li.setAttribute("role", "option");
+    li.setAttribute("aria-selected", i === M.index ? "true" : "false");
+    li.dataset.handle = x.handle;
+    li.appendChild(el("span", "mention-name", x.label));
+    li.appendChild(el("span", "mention-hint", " " + x.hint));
+    // mousedown, not click: the textarea must keep the focus and the caret.
+    li.addEventListener("mousedown", (ev) => { ev.preventDefault(); pickMention(i); });
+    li.addEventListener("mousemove", () => { if (M.index !== i) { M.index = i; renderMentions(); } });
+    list.appendChild(li);
+  });
+  list.hidden = false;
+  $("input").setAttribute("aria-expanded", "true");
+}
+
+function closeMentions() {
+  M.open = false;
+  $("mentions").hidden = true;
+  $("mentions").replaceChildren();
+  $("input").setAttribute("aria-expanded", "false");
+}
+
+function pickMention(i) {
+  const input = $("input");
+  const x = M.items[i];
+  if (!x) return;
+  const before = input.value.slice(0, M.start) + "@" + x.handle + " ";
+  input.value = before + input.value.slice(M.end).replace(/^ /, "");
+  input.focus();
+  input.setSelectionRange(before.length, before.length);
+  closeMentions();
+}
+
+// mentionKey handles the list's keys; it reports whether it used the key.
+function mentionKey(e) {
+  if (!M.open) return false;
+  switch (e.key) {
+    case "ArrowDown": M.index = (M.index + 1) % M.items.length; break;
+    case "ArrowUp": M.index = (M.index + M.items.length - 1) % M.items.length; break;
+    case "Enter":
+    case "Tab": pickMention(M.index); break;
+    case "Escape": closeMentions(); break;
+    default: return false;
+  }
+  e.preventDefault();
+  if (M.open) renderMentions();
+  return true;
+}
+
 function init() {
   $("me").addEventListener("change", () => {
     S.me = $("me").value;
+    // The DM listed is the previous person's until the new state arrives; a click on it would open
+    // a conversation the new person cannot see.
+    $("dms").replaceChildren();
     localStorage.setItem("sandbox.me", S.me);
     setReplyTo(null);
     S.modalKey = "";
@@ -603,8 +766,12 @@ function init() {
   $("home-tab").addEventListener("click", openHome);
   $("composer").addEventListener("submit", send);
   $("input").addEventListener("keydown", (e) => {
+    if (mentionKey(e)) return;
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("composer").requestSubmit(); }
   });
+  $("input").addEventListener("input", updateMentions);
+  $("input").addEventListener("click", updateMentions);
+  $("input").addEventListener("blur", closeMentions);
   $("reply-cancel").addEventListener("click", () => setReplyTo(null));
   $("modal").addEventListener("submit", submitModal);
   $("modal-close").addEventListener("click", closeModal);

@@ -1,0 +1,189 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"workbot/bot/slackfake"
+	"workbot/domain"
+)
+
+// DemoMode says when Run writes the demo company into the database.
+type DemoMode int
+
+const (
+	// DemoAuto seeds the demo into a new (empty) database and leaves any other alone.
+	DemoAuto DemoMode = iota
+	// DemoOn insists on the demo: a database that already holds work is refused (ErrNotEmpty).
+	DemoOn
+	// DemoOff never seeds.
+	DemoOff
+)
+
+// ErrNotEmpty is returned by Run when DemoOn meets a database that already holds work: the demo's
+// history would be mixed into someone's items.
+var ErrNotEmpty = errors.New("the database already holds work")
+
+// Runner is the bot as Run needs it.
+type Runner interface {
+	Run(ctx context.Context) error
+}
+
+// RunConfig is what Run needs. Listener, Store, Policy and NewBot are required.
+type RunConfig struct {
+	// Listener is where the web client is served; the caller makes sure it is loopback.
+	Listener net.Listener
+	// Store is the bot's database. Policy is the bot's policy: the demo is written under it.
+	Store  domain.Store
+	Policy *domain.Policy
+	Demo   DemoMode
+	// NewBot builds the bot against the fake Slack, once the fake is up and the demo is written.
+	NewBot func(fake *slackfake.Fake) (Runner, error)
+	// Ready is called with the page's URL once the bot is connected (or gave up connecting), so that
+	// the first command typed there is served.
+	Ready func(url string)
+	Log   zerolog.Logger
+	// Now is the demo's "now" (default time.Now).
+	Now func() time.Time
+	// Web tunes the web server; ConnectTimeout bounds the wait for the bot before Ready (default 15 s).
+	Web            Options
+	ConnectTimeout time.Duration
+}
+
+// Run is `workbot sandbox`: the fake Slack seeded with the demo workspace, the demo company's history
+// in a new database, the real bot connected to the fake, and the web client, until ctx ends. It returns
+// nil after a stop through ctx.
+func Run(ctx context.Context, cfg RunConfig) error {
+	if cfg.Listener == nil || cfg.Store == nil || cfg.Policy == nil || cfg.NewBot == nil {
+		return errors.New("sandbox.Run needs a Listener, a Store, a Policy and NewBot")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = 15 * time.Second
+	}
+	logger := cfg.Log
+	fake := slackfake.New(slackfake.Options{
+		BotName: "workbot",
+		Logf:    func(format string, args ...any) { logger.Debug().Str("component", "slackfake").Msgf(format, args...) },
+	})
+	if err := fake.Start(); err != nil {
+		return fmt.Errorf("starting the local Slack: %w", err)
+	}
+	defer fake.Close()
+	Seed(fake)
+
+	if err := seedDemo(ctx, cfg); err != nil {
+		return err
+	}
+	b, err := cfg.NewBot(fake)
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	botDone := make(chan error, 1)
+	go func() {
+		err := b.Run(ctx)
+		cancel() // a bot that stops on its own takes the sandbox down with it
+		botDone <- err
+	}()
+	web := cfg.Web
+	if web.Logf == nil {
+		web.Logf = func(format string, args ...any) { logger.Warn().Str("component", "sandbox").Msgf(format, args...) }
+	}
+	srv := New(fake, web)
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	webDone := make(chan error, 1)
+	go func() { webDone <- hs.Serve(cfg.Listener) }()
+
+	waitCtx, waitDone := context.WithTimeout(ctx, cfg.ConnectTimeout)
+	if err := fake.WaitFor(waitCtx, func() bool { return fake.Connections() > 0 }); err != nil && ctx.Err() == nil {
+		logger.Warn().Err(err).Msg("the bot has not connected to the sandbox's Slack yet")
+	}
+	waitDone()
+	url := "http://" + cfg.Listener.Addr().String()
+	logger.Info().Str("url", url).Msg("web client listening")
+	if cfg.Ready != nil && ctx.Err() == nil {
+		cfg.Ready(url)
+	}
+
+	var webErr error
+	select {
+	case <-ctx.Done():
+	case webErr = <-webDone:
+		cancel()
+	}
+	stopped := ctx.Err() != nil
+
+	// Long polls end first, so that Shutdown does not wait out their timeout.
+	srv.Close()
+	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
+	defer done()
+	if err := hs.Shutdown(shutdownCtx); err != nil {
+		logger.Warn().Err(err).Msg("stopping the web client")
+	}
+	botErr := <-botDone
+	_ = fake.Close()
+	for _, err := range []error{webErr, botErr} {
+		if err == nil || errors.Is(err, http.ErrServerClosed) || (stopped && errors.Is(err, context.Canceled)) {
+			continue
+		}
+		return err
+	}
+	return nil
+}
+
+// seedDemo writes the demo company as cfg.Demo asks.
+func seedDemo(ctx context.Context, cfg RunConfig) error {
+	if cfg.Demo == DemoOff {
+		return nil
+	}
+	empty, err := isEmpty(ctx, cfg.Store)
+	if err != nil {
+		return err
+	}
+	if !empty {
+		if cfg.Demo == DemoOn {
+			return ErrNotEmpty
+		}
+		return nil
+	}
+	t0 := time.Now()
+	err = SeedDemo(ctx, cfg.Store, cfg.Policy, cfg.Now())
+	if errors.Is(err, ErrNoDemo) && cfg.Demo == DemoAuto {
+		cfg.Log.Warn().Err(err).Msg("starting without the demo company")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("writing the demo company: %w", err)
+	}
+	cfg.Log.Info().Int("items", len(demoScript)).Dur("took", time.Since(t0)).Msg("the demo company's last weeks are in the database")
+	return nil
+}
+
+// isEmpty reports whether the store has never recorded anything: every change appends an event.
+func isEmpty(ctx context.Context, store domain.Store) (bool, error) {
+	empty := true
+	err := store.View(ctx, func(tx domain.ReadTx) error {
+		if err := tx.EventsBetween(time.Time{}, time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC), func(domain.Event) bool {
+			empty = false
+			return false
+		}); err != nil {
+			return err
+		}
+		return tx.People(func(domain.Person) bool {
+			empty = false
+			return false
+		})
+	})
+	return empty, err
+}
