@@ -2,13 +2,13 @@ package bot
 
 import (
 	"context"
-	"net/http"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"net/http"
 	"strings"
 	"sync"
 	"time"

@@ -99,7 +99,7 @@ func (b *Bot) handleCommand(ctx context.Context, cmd slack.SlashCommand) {
 	case "help", "?":
 		r.say(ctx, usage())
 	case "request", "new":
-		text := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(cmd.Text), args[0]))
+		text := b.readable(ctx, strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(cmd.Text), args[0])))
 		title, details := titleAndDetails(text)
 		b.openModal(ctx, r, cmd.TriggerID, b.intakeModalWithSimilar(ctx, intakeForm{Title: title, Details: details}))
 	case "show":
@@ -153,7 +153,7 @@ func (b *Bot) handleCommand(ctx context.Context, cmd slack.SlashCommand) {
 		})
 	case "block":
 		b.withItem(ctx, r, rest, 2, "/work block KEY reason", func(id domain.ItemID, more []string) {
-			reason := strings.Join(more, " ")
+			reason := b.readable(ctx, strings.Join(more, " "))
 			b.apply(ctx, r, func() (domain.Result, error) { return b.svc.Block(ctx, actor, id, reason) }, "Blocked")
 		})
 	case "unblock":
@@ -183,14 +183,14 @@ func (b *Bot) handleCommand(ctx context.Context, cmd slack.SlashCommand) {
 				r.say(ctx, "⚠️ "+esc(cut(more[0], 40))+" is not a person. Usage: `/work handoff KEY @user [note]`.")
 				return
 			}
-			note := domain.HandoffNote{Next: strings.Join(more[1:], " ")}
+			note := domain.HandoffNote{Next: b.readable(ctx, strings.Join(more[1:], " "))}
 			b.apply(ctx, r, func() (domain.Result, error) {
 				return b.svc.RequestHandoff(ctx, actor, id, domain.HandoffRequest{To: to, Note: note})
 			}, "Handoff requested")
 		})
 	case "reject":
 		b.withItem(ctx, r, rest, 1, "/work reject KEY reason", func(id domain.ItemID, more []string) {
-			reason := strings.Join(more, " ")
+			reason := b.readable(ctx, strings.Join(more, " "))
 			b.apply(ctx, r, func() (domain.Result, error) { return b.svc.Reject(ctx, actor, id, reason) }, "Rejected")
 		})
 	case "duplicate":

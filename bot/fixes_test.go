@@ -140,3 +140,25 @@ func TestDedupeStaysBounded(t *testing.T) {
 		t.Error("an ID from long ago is still remembered")
 	}
 }
+
+// Slack escapes a should_escape command's text (&amp; &lt; &gt;, mentions as <@U…|name>): free text is
+// stored as the person typed it, and shown escaped once, never twice.
+func TestCommandTextIsUnescapedOnce(t *testing.T) {
+	h := newHarness(t)
+	id := h.request(uReq, "Laptop for the new hire", "2")
+	key := domain.FormatKey("W", id)
+	h.reply(uLead, cGeneral, "block "+key+" waiting for A&amp;B &lt;legal&gt; <!here> and <@"+uDev+"|dev>")
+	it := h.item(id)
+	if it.BlockedReason != "waiting for A&B <legal> @here and @dev" {
+		t.Errorf("reason stored as %q", it.BlockedReason)
+	}
+	msg := h.itemMessage(key)
+	h.waitFor("the reason on the item message", func() bool {
+		m, _ := h.fake.Message(msg.Channel, msg.TS)
+		return strings.Contains(m.AllText(), "A&amp;B &lt;legal&gt; @here")
+	})
+	h.command(uReq, cGeneral, "request Screen &amp; dock &lt;urgent&gt;")
+	if got := modalInitial(t, h.modal(uReq, ViewIntake))[BlockTitle]; got != "Screen & dock <urgent>" {
+		t.Errorf("prefilled title %q", got)
+	}
+}

@@ -194,7 +194,16 @@ func TestForgedAndStaleButtonValues(t *testing.T) {
 func TestInjectionIsEscaped(t *testing.T) {
 	h := newHarness(t)
 	title := "Ping <!channel> <!here> <@" + uLead + "> & friends"
-	id := h.request(uReq, title, "2")
+	// Typed into the form's title field, text reaches workbot as typed: the way to inject.
+	h.command(uReq, cGeneral, "request")
+	h.submit(uReq, h.modal(uReq, ViewIntake), map[string]slackfake.Value{BlockTitle: slackfake.TextValue(title)})
+	var id domain.ItemID
+	h.waitFor("the new item", func() bool {
+		_ = h.db.View(context.Background(), func(tx domain.ReadTx) error {
+			return tx.ItemsByRequester(uReq, func(it domain.Item) bool { id = it.ID; return it.Title != title })
+		})
+		return id != 0 && h.item(id).Title == title
+	})
 	key := domain.FormatKey("W", id)
 	msg := h.itemMessage(key)
 	h.reply(uLead, cGeneral, "assign "+key+" <@"+uDev+">")

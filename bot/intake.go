@@ -65,8 +65,9 @@ var mentionRef = regexp.MustCompile(`<([^<>]*)>`)
 // nameCache remembers user names looked up for readable titles.
 type nameCache struct{ m sync.Map }
 
-// readable turns message text into what a person reads: mentions and links become names and labels,
-// and Slack's escapes are undone. The result is raw text; renderers escape it again.
+// readable turns message or command text into what a person reads: mentions and links become names
+// and labels, and Slack's escapes (&amp; &lt; &gt;, which a command with should_escape gets too) are
+// undone. The result is raw text, stored as typed; renderers escape it again.
 func (b *Bot) readable(ctx context.Context, text string) string {
 	out := mentionRef.ReplaceAllStringFunc(text, func(seq string) string {
 		inner := seq[1 : len(seq)-1]

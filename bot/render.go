@@ -75,7 +75,7 @@ func itemMessage(v itemView) []slack.Block {
 		"Value · Urgency · Size", fmt.Sprintf("%d · %d · %d pts", it.Value, it.Urgency, it.Size),
 		"Due", dueLabel(it.Due, today),
 		"Requested by", mention(it.Requester),
-		"Team", orDash(esc(string(it.Team))),
+		"Team", orDash(esc(teamName(p, it.Team))),
 		"Kind", orDash(esc(it.Kind)),
 	))
 	if it.Details != "" {
@@ -96,6 +96,14 @@ func itemMessage(v itemView) []slack.Block {
 	}
 	b = append(b, contextText(escCut(v.Score.Explain(), 500)))
 	return fitBlocks(b, maxMessageBlocks, "")
+}
+
+// teamName is a team's configured name, else its ID.
+func teamName(p *domain.Policy, id domain.TeamID) string {
+	if t, ok := p.Team(id); ok && t.Name != "" {
+		return t.Name
+	}
+	return string(id)
 }
 
 func orDash(s string) string {
@@ -346,7 +354,7 @@ func showBlocks(v itemView, events []domain.Event) []slack.Block {
 	}
 	var parts []string
 	for _, p := range v.Score.Parts {
-		parts = append(parts, "• "+esc(p.Name)+": "+strconv.FormatFloat(p.Points, 'f', -1, 64)+" ("+esc(p.Detail)+")")
+		parts = append(parts, "• "+esc(p.Name)+": "+strconv.FormatFloat(p.Points, 'f', 1, 64)+" ("+esc(p.Detail)+")")
 	}
 	if len(parts) > 0 {
 		out = append(out, section("*Why it ranks here*\n"+strings.Join(parts, "\n")))
