@@ -34,7 +34,6 @@ type Metrics struct {
 	SocketUp       prometheus.Gauge         // 1 while the Socket Mode connection is up
 
 	outbox func(ctx context.Context) (int, time.Time, error)
-	once   sync.Once
 }
 
 // NewMetrics registers workbot's metrics in reg.
