@@ -88,6 +88,10 @@ func (tx *digestFixtureTx) ItemsByRequester(UserID, func(Item) bool) error {
 	return errors.New("digestFixtureTx: the digest must not list items by requester")
 }
 
+func (tx *digestFixtureTx) SimilarOpenItems(string, ItemID, int) ([]Match, error) {
+	return nil, errors.New("digestFixtureTx: the digest must not search text")
+}
+
 func (tx *digestFixtureTx) Handoff(id HandoffID) (Handoff, error) {
 	for _, h := range tx.handoffs {
 		if h.ID == id {

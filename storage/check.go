@@ -112,7 +112,7 @@ func checkRecords(tx *bolt.Tx, p *problems) {
 		p.addf("schema version is %d, want %d", v, SchemaVersion)
 		return
 	}
-	all := append(append([][]byte{}, v1Buckets...), bucketByRequester)
+	all := append(append(append([][]byte{}, v1Buckets...), bucketByRequester), textBuckets...)
 	missing := false
 	for _, name := range all {
 		if tx.Bucket(name) == nil {
@@ -127,6 +127,7 @@ func checkRecords(tx *bolt.Tx, p *problems) {
 	checkHandoffs(tx, p)
 	checkPeople(tx, p)
 	checkEvents(tx, p)
+	checkTextIndex(tx, p)
 }
 
 func checkItems(tx *bolt.Tx, p *problems) {

@@ -132,8 +132,8 @@ func TestMigration2BackfillsRequesterIndex(t *testing.T) {
 		return nil
 	})
 	if err := db.bolt.View(func(tx *bolt.Tx) error {
-		if v, err := readSchemaVersion(tx); v != 2 || err != nil {
-			t.Errorf("version after Open = %d, %v; want 2", v, err)
+		if v, err := readSchemaVersion(tx); v != SchemaVersion || err != nil {
+			t.Errorf("version after Open = %d, %v; want %d", v, err, SchemaVersion)
 		}
 		return nil
 	}); err != nil {

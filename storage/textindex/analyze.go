@@ -55,6 +55,12 @@ func Analyze(title, details string) Doc {
 	return analyzeWith(title, details, TitleWeight, true)
 }
 
+// AnalyzeQuery turns search text (a title, or a title and details typed as one) into a Doc. Its
+// words count once each, like a document's details.
+func AnalyzeQuery(text string) Doc {
+	return analyzeWith("", text, TitleWeight, true)
+}
+
 // analyzeWith lets the quality tests measure what the title weight and the synonym table are worth.
 func analyzeWith(title, details string, titleWeight int, synonyms bool) Doc {
 	counts := map[string]uint32{}

@@ -35,7 +35,9 @@ func memSearch(set *quality.Set, titleWeight int, synonyms bool, p Params) quali
 		ids[it.ID] = uint64(i + 1)
 	}
 	return func(q quality.Item, limit int) ([]string, error) {
-		hits, err := Search(idx, analyzeWith(q.Title, q.Details, titleWeight, synonyms), ids[q.ID], limit, p)
+		// The query is the request's text as one, as the bot sends it (see AnalyzeQuery).
+		query := analyzeWith("", q.Title+"\n"+q.Details, titleWeight, synonyms)
+		hits, err := Search(idx, query, ids[q.ID], limit, p)
 		out := make([]string, len(hits))
 		for i, h := range hits {
 			out[i] = set.Items[h.Doc-1].ID
