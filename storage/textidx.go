@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
+	stdmaps "maps"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -300,7 +302,9 @@ func (t *txn) SimilarOpenItems(text string, except domain.ItemID, limit int) ([]
 }
 
 // migrateTextIndex (schema 4) creates the text index and fills it from the open items. It reads
-// idx_open, so a long closed history costs it nothing.
+// idx_open, so a long closed history costs it nothing. bbolt splits pages only at commit, so putting
+// 100k items' postings one item at a time into a single transaction would insert at random places in
+// ever larger nodes; the postings are collected and written in key order instead.
 func migrateTextIndex(tx *bolt.Tx) error {
 	for _, name := range textBuckets {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -314,11 +318,43 @@ func migrateTextIndex(tx *bolt.Tx) error {
 	if err := ix.setStat(keyStatAnalyzer, textindex.AnalyzerVersion); err != nil {
 		return err
 	}
-	return tx.Bucket(bucketOpen).ForEach(func(k, v []byte) error {
+	type pending struct {
+		key        []byte
+		tf, docLen uint32
+	}
+	var postings []pending
+	df := map[string]uint64{}
+	var docs, length uint64
+	err = tx.Bucket(bucketOpen).ForEach(func(k, v []byte) error {
 		r, err := decodeItem(v)
 		if err != nil {
 			return fmt.Errorf("idx_open/%x: %w", k, err)
 		}
-		return ix.put(r)
+		d := textDoc{fingerprint: textFingerprint(r.Title, r.Details), doc: textindex.Analyze(r.Title, r.Details)}
+		for _, t := range d.doc.Terms {
+			postings = append(postings, pending{groupKey(t.Term, r.ID), t.TF, d.doc.Len})
+			df[t.Term]++
+		}
+		docs++
+		length += uint64(d.doc.Len)
+		return ix.docs.Put(seqKey(r.ID), d.encode()) // idx_open is in ID order already
 	})
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(postings, func(a, b pending) int { return bytes.Compare(a.key, b.key) })
+	for _, p := range postings {
+		if err := ix.terms.Put(p.key, encodePosting(p.tf, p.docLen)); err != nil {
+			return err
+		}
+	}
+	for _, term := range slices.Sorted(stdmaps.Keys(df)) {
+		if err := ix.df.Put([]byte(term), binary.AppendUvarint(nil, df[term])); err != nil {
+			return err
+		}
+	}
+	if err := ix.setStat(keyStatDocs, docs); err != nil {
+		return err
+	}
+	return ix.setStat(keyStatLength, length)
 }

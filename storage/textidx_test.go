@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -363,4 +364,66 @@ func TestMigration4BuildsTheTextIndex(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// The migration's bulk load must write exactly what PutItem writes item by item.
+func TestMigration4MatchesPutItem(t *testing.T) {
+	g := requestGen{r: rand.New(rand.NewPCG(3, 4))}
+	var items []domain.Item
+	for id := 1; id <= 500; id++ {
+		it := openItem(g.next())
+		it.ID = domain.ItemID(id)
+		if id%3 == 0 {
+			it.Stage, it.Resolution = domain.StageDone, domain.ResolutionDone
+		}
+		items = append(items, it)
+	}
+	viaPut := openTestDB(t)
+	mustUpdate(t, viaPut, func(tx domain.Tx) error {
+		for _, it := range items {
+			if err := tx.PutItem(it); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	viaMigration := openTestDB(t)
+	// Store the same items, then drop the index and rebuild it as migration 4 does.
+	mustUpdate(t, viaMigration, func(tx domain.Tx) error {
+		for _, it := range items {
+			if err := tx.PutItem(it); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err := viaMigration.bolt.Update(func(tx *bolt.Tx) error {
+		for _, b := range textBuckets {
+			if err := tx.DeleteBucket(b); err != nil {
+				return err
+			}
+		}
+		return migrateTextIndex(tx)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range textBuckets {
+		if a, m := dumpBucket(t, viaPut, b), dumpBucket(t, viaMigration, b); !slices.Equal(a, m) {
+			t.Errorf("%s: PutItem wrote %d keys, the migration %d, and they differ", b, len(a), len(m))
+		}
+	}
+}
+
+func dumpBucket(t *testing.T, db *DB, name []byte) []string {
+	t.Helper()
+	var out []string
+	if err := db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(name).ForEach(func(k, v []byte) error {
+			out = append(out, string(k)+"="+string(v))
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

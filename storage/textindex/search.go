@@ -22,6 +22,9 @@ const (
 	// MaxQueryTerms bounds the work of one query: only the query's rarest terms are scored. A long
 	// pasted description would otherwise scan the postings of every common word in it.
 	MaxQueryTerms = 32
+	// Budget bounds the work of one query in postings read, so that a query made only of the
+	// commonest words stays within the latency target at 100k open items (see docs/benchmarks.md).
+	Budget = 16_000
 )
 
 // Posting is one document's entry in a term's posting list. Len is the document's length, kept in
@@ -54,13 +57,16 @@ type Hit struct {
 type Params struct {
 	K1, B, Threshold, RelativeCut float64
 	MaxQueryTerms                 int
+	// Budget bounds the postings one query reads (a point lookup counts as lookupCost); 0 means no
+	// bound. See Search.
+	Budget int
 	// QueryTF weighs each query term by its frequency in the query (so title words count double)
 	// instead of once.
 	QueryTF bool
 }
 
 // DefaultParams are the constants above.
-var DefaultParams = Params{K1: K1, B: B, Threshold: Threshold, RelativeCut: RelativeCut, MaxQueryTerms: MaxQueryTerms}
+var DefaultParams = Params{K1: K1, B: B, Threshold: Threshold, RelativeCut: RelativeCut, MaxQueryTerms: MaxQueryTerms, Budget: Budget}
 
 // Search returns up to limit documents whose normalised score is at least p.Threshold and at least
 // p.RelativeCut times the best one's, best first (ties: lower Doc first). The document except is
@@ -74,8 +80,9 @@ var DefaultParams = Params{K1: K1, B: B, Threshold: Threshold, RelativeCut: Rela
 //
 // The work grows with the postings of the query's terms and nothing else. Terms are visited as in
 // MaxScore: the common terms whose best possible contributions add up to less than the threshold
-// cannot lift a document over it on their own, so their postings are never scanned; they are looked
-// up only for documents that a rarer term already found.
+// cannot lift a document over it on their own, so their postings are never scanned for new
+// documents; they only add to documents that a rarer term found. p.Budget bounds the postings read
+// in all; see the loops below for what a query past it gives up.
 func Search(src Source, query Doc, except uint64, limit int, p Params) ([]Hit, error) {
 	if limit <= 0 || len(query.Terms) == 0 {
 		return nil, nil
@@ -89,6 +96,7 @@ func Search(src Source, query Doc, except uint64, limit int, p Params) ([]Hit, e
 	type qterm struct {
 		term    string
 		tf      uint32  // in the query
+		df      uint64  // documents holding the term
 		idf, ub float64 // ub: the most this term can add to any document's score
 	}
 	terms := make([]qterm, 0, len(query.Terms))
@@ -103,7 +111,7 @@ func Search(src Source, query Doc, except uint64, limit int, p Params) ([]Hit, e
 		if p.QueryTF {
 			w = float64(t.TF)
 		}
-		terms = append(terms, qterm{term: t.Term, tf: t.TF, idf: idf * w, ub: idf * w * (p.K1 + 1)})
+		terms = append(terms, qterm{term: t.Term, tf: t.TF, df: df, idf: idf * w, ub: idf * w * (p.K1 + 1)})
 	}
 	// The rarest terms say the most; beyond MaxQueryTerms the rest are dropped, from the query and
 	// from its self-score alike.
@@ -130,14 +138,26 @@ func Search(src Source, query Doc, except uint64, limit int, p Params) ([]Hit, e
 		sum += terms[split].ub
 		split++
 	}
-	// rest[i] is the most the non-essential terms before i can still add.
-	rest := make([]float64, split+1)
-	for i := 0; i < split; i++ {
-		rest[i+1] = rest[i] + terms[i].ub
+	budget := p.Budget
+	if budget <= 0 {
+		budget = math.MaxInt
 	}
 
-	scores := map[uint64]float64{}
+	// The essential terms, rarest first, find the candidates. A term whose postings no longer fit
+	// the budget joins the non-essential ones: from there on, terms only add to documents already
+	// found.
+	var hint uint64
 	for _, t := range terms[split:] {
+		hint += t.df
+	}
+	scores := make(map[uint64]float64, min(hint, uint64(budget)))
+	for i := len(terms) - 1; i >= split; i-- {
+		t := terms[i]
+		if t.df > uint64(budget) {
+			split = i + 1
+			break
+		}
+		budget -= int(t.df)
 		err := src.Postings(t.term, func(ps Posting) bool {
 			scores[ps.Doc] += t.idf * tfPart(ps.TF, ps.Len, avgLen, p)
 			return true
@@ -146,23 +166,70 @@ func Search(src Source, query Doc, except uint64, limit int, p Params) ([]Hit, e
 			return nil, err
 		}
 	}
-
-	hits := make([]Hit, 0, limit)
 	delete(scores, except)
+	type cand struct {
+		doc uint64
+		s   float64
+	}
+	cands := make([]cand, 0, len(scores))
 	for doc, s := range scores {
-		// Add the non-essential terms, most valuable first, until the document can no longer reach
-		// bar. A document that does reach it gets every term, so its score, and the order, are exact.
-		for i := split - 1; i >= 0 && s+rest[i+1] >= bar; i-- {
-			ps, ok, err := src.Lookup(terms[i].term, doc)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				s += terms[i].idf * tfPart(ps.TF, ps.Len, avgLen, p)
-			}
+		cands = append(cands, cand{doc, s})
+	}
+	// In document order, as postings are, so that a term's postings can be merged in.
+	slices.SortFunc(cands, func(a, b cand) int { return cmp.Compare(a.doc, b.doc) })
+
+	// The rest, most valuable first, one term at a time: drop the documents that cannot reach bar
+	// even with every term left, then add the term to the others, by looking each one up or, when
+	// there are many, by merging the term's postings in, whichever reads less. A term that costs
+	// more than the budget left is skipped, so an answer past the budget can miss a little of the
+	// commonest terms' weight; below it, the answer is exact.
+	left := 0.0 // the most the terms before i can still add
+	for _, t := range terms[:split] {
+		left += t.ub
+	}
+	for i := split - 1; i >= 0 && len(cands) > 0; i-- {
+		t := terms[i]
+		left -= t.ub
+		cands = slices.DeleteFunc(cands, func(c cand) bool { return c.s+left+t.ub < bar })
+		cost := min(t.df, uint64(len(cands))*lookupCost)
+		if cost > uint64(budget) {
+			continue
 		}
-		if s >= bar {
-			hits = append(hits, Hit{Doc: doc, Score: s / self})
+		budget -= int(cost)
+		if cost < t.df {
+			for j := range cands {
+				ps, ok, err := src.Lookup(t.term, cands[j].doc)
+				if err != nil {
+					return nil, err
+				}
+				if ok {
+					cands[j].s += t.idf * tfPart(ps.TF, ps.Len, avgLen, p)
+				}
+			}
+			continue
+		}
+		j := 0
+		err := src.Postings(t.term, func(ps Posting) bool {
+			for j < len(cands) && cands[j].doc < ps.Doc {
+				j++
+			}
+			if j == len(cands) {
+				return false
+			}
+			if cands[j].doc == ps.Doc {
+				cands[j].s += t.idf * tfPart(ps.TF, ps.Len, avgLen, p)
+			}
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	var hits []Hit
+	for _, c := range cands {
+		if c.s >= bar {
+			hits = append(hits, Hit{Doc: c.doc, Score: c.s / self})
 		}
 	}
 	slices.SortFunc(hits, func(a, b Hit) int {
@@ -181,6 +248,10 @@ func Search(src Source, query Doc, except uint64, limit int, p Params) ([]Hit, e
 	}
 	return hits, nil
 }
+
+// lookupCost is how many postings a cursor walks in the time of one point lookup (a B+tree descent),
+// roughly, on bbolt.
+const lookupCost = 16
 
 // tfPart is BM25's saturating, length-normalised term frequency.
 func tfPart(tf, docLen uint32, avgLen float64, p Params) float64 {
