@@ -284,11 +284,19 @@ func posting(term string, seq, v []byte) (textindex.Posting, error) {
 	return textindex.Posting{Doc: doc, TF: tf, Len: docLen}, nil
 }
 
+// maxQueryText bounds the bytes of text SimilarOpenItems analyses.
+const maxQueryText = 16 << 10
+
 // SimilarOpenItems ranks open items against text with BM25; see domain.ReadTx.
 func (t *txn) SimilarOpenItems(text string, except domain.ItemID, limit int) ([]domain.Match, error) {
 	ix, err := openTextIndex(t.btx)
 	if err != nil {
 		return nil, err
+	}
+	// The intake form caps a title and details at 3,150 characters; anything longer is pasted text
+	// whose tail adds nothing but analysis time.
+	if len(text) > maxQueryText {
+		text = text[:maxQueryText]
 	}
 	hits, err := textindex.Search(ix, textindex.AnalyzeQuery(text), uint64(except), limit, textindex.DefaultParams)
 	if err != nil || len(hits) == 0 {
