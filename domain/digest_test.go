@@ -90,6 +90,10 @@ func (tx *digestFixtureTx) ItemsByRequester(UserID, func(Item) bool) error {
 
 func (tx *digestFixtureTx) ItemBySource(string) (ItemID, bool, error) { return 0, false, nil }
 
+func (tx *digestFixtureTx) SimilarOpenItems(string, ItemID, int) ([]Match, error) {
+	return nil, errors.New("digestFixtureTx: the digest must not search text")
+}
+
 func (tx *digestFixtureTx) Handoff(id HandoffID) (Handoff, error) {
 	for _, h := range tx.handoffs {
 		if h.ID == id {

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"cmp"
 	"context"
 	"maps"
 	"slices"
@@ -155,6 +156,31 @@ func (t *memTx) ItemBySource(key string) (ItemID, bool, error) {
 		}
 	}
 	return 0, false, nil
+}
+
+// SimilarOpenItems ranks open items by the share of text's words they contain. It is a stand-in
+// for the store's BM25, enough for a domain test to see a duplicate come back.
+func (t *memTx) SimilarOpenItems(text string, except ItemID, limit int) ([]Match, error) {
+	words := strings.Fields(strings.ToLower(text))
+	var out []Match
+	for _, id := range slices.Sorted(maps.Keys(t.st.items)) {
+		it := t.st.items[id]
+		if !it.Open() || id == except || len(words) == 0 {
+			continue
+		}
+		have := strings.Fields(strings.ToLower(it.Title + " " + it.Details))
+		shared := 0
+		for _, w := range words {
+			if slices.Contains(have, w) {
+				shared++
+			}
+		}
+		if score := float64(shared) / float64(len(words)); score >= 0.5 {
+			out = append(out, Match{Item: id, Score: score})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Match) int { return cmp.Compare(b.Score, a.Score) })
+	return out[:min(len(out), max(limit, 0))], nil
 }
 
 func (t *memTx) Handoff(id HandoffID) (Handoff, error) {

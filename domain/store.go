@@ -48,6 +48,21 @@ type ReadTx interface {
 	EventsBetween(from, to time.Time, fn func(Event) bool) error
 	// ItemEvents visits one item's events, oldest first.
 	ItemEvents(id ItemID, fn func(Event) bool) error
+
+	// SimilarOpenItems returns up to limit open items whose title and details read like text, best
+	// first: the likely duplicates of a request being written (text = its title and details) or
+	// triaged. except is left out of the answer, so an item can look for its own duplicates; 0 leaves
+	// nothing out. Only matches above the store's threshold are returned, so the answer is often
+	// empty: that means "no likely duplicate", not an error. Closed items are never returned.
+	SimilarOpenItems(text string, except ItemID, limit int) ([]Match, error)
+}
+
+// Match is one answer of SimilarOpenItems. Score is the item's text-similarity score relative to
+// the text's score against itself: about 1 for the same wording, lower the less the two share. It
+// ranks the matches of one query; it is not a probability and means little across queries.
+type Match struct {
+	Item  ItemID
+	Score float64
 }
 
 // Tx is a write transaction.

@@ -114,7 +114,7 @@ func checkRecords(tx *bolt.Tx, p *problems) {
 		p.addf("schema version is %d, want %d", v, SchemaVersion)
 		return
 	}
-	all := append(append([][]byte{}, v1Buckets...), bucketByRequester, bucketOutbox, bucketOutboxPending)
+	all := append(append(append([][]byte{}, v1Buckets...), bucketByRequester, bucketOutbox, bucketOutboxPending), textBuckets...)
 	missing := false
 	for _, name := range all {
 		if tx.Bucket(name) == nil {
@@ -131,6 +131,7 @@ func checkRecords(tx *bolt.Tx, p *problems) {
 	checkEvents(tx, p)
 	checkOutbox(tx, p)
 	checkSources(tx, p)
+	checkTextIndex(tx, p)
 }
 
 // checkOutbox: every entry decodes, unfinished entries are pending and finished ones are not, and no

@@ -21,10 +21,22 @@
 //	kv/<bucket>/<key>                      raw bytes owned by the bot (message refs, digest slots, markers)
 //	outbox_pending/<seq BE>                outboxRecord of an unfinished effect; bucket sequence = last ID
 //	outbox/<seq BE>                        outboxRecord of a finished effect, with its result (outbox.go)
+//	idx_terms/<group term><seq BE>         uvarint TF, uvarint document length; open items only (schema 4)
+//	idx_term_df/<term>                     uvarint: how many open items hold the term (schema 4)
+//	idx_term_docs/<seq BE>                 textDoc: the open item's text fingerprint, length and terms (schema 4)
+//	idx_term_stats/docs, /length           uint64 BE: open items indexed, the sum of their lengths (schema 4)
+//	idx_term_stats/analyzer                uint64 BE: textindex.AnalyzerVersion that built the index
 //
 // idx_open is a covering index: it holds the whole record, not just the key, so reading every open
 // item (the digest, App Home) is one sequential scan whose cost does not grow with closed history.
 // The price is writing open items twice.
+//
+// The idx_term* buckets are the BM25 index behind SimilarOpenItems (package textindex does the
+// analysis and scoring). A term is a stemmed word of an item's title (counted twice) and details.
+// Postings carry the document length, so a query scores them without reading the item; idx_term_docs
+// remembers which terms an item contributed, so a change of text or a close removes exactly those.
+// Closed items have no entries at all. A change to textindex's analysis needs a migration that
+// rebuilds these buckets (migrateTextIndex does it from idx_open).
 //
 // Every PutItem, PutHandoff and AppendEvent updates the record and its index entries in the same
 // transaction; CheckConsistency and Check verify both directions (every record has its entries, every

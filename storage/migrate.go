@@ -23,6 +23,7 @@ var migrations = []migration{
 	{1, "initial layout", migrateInitialLayout},
 	{2, "index items by requester", migrateRequesterIndex},
 	{3, "the outbox of Slack side effects", migrateOutbox},
+	{4, "index the text of open items", migrateTextIndex},
 }
 
 // SchemaVersion is the schema this build writes.

@@ -447,6 +447,9 @@ func (t *txn) PutItem(it domain.Item) error {
 			}
 		}
 	}
+	if err := t.indexText(rec); err != nil {
+		return err
+	}
 	val := rec.encode()
 	if err := items.Put(key, val); err != nil {
 		return err
