@@ -58,6 +58,7 @@ const (
 	ViewReject        = "reject"
 	ViewDuplicate     = "duplicate"
 	ViewBlock         = "block"
+	ViewFollowed      = "followed" // the intake form, after its writer chose to follow a likely duplicate
 )
 
 // Block IDs of modal inputs; response_action errors are keyed by them.

@@ -340,7 +340,62 @@ func (b *Bot) fileReaction(ctx context.Context, ev *slackevents.ReactionAddedEve
 
 func jsonBlocks(blocks []slack.Block) ([]byte, error) { return json.Marshal(blocks) }
 
+// maxSimilar is how many likely duplicates a form or an item message offers.
+const maxSimilar = 3
+
 // intakeModalWithSimilar is the intake modal, with likely duplicates of its title when it has one.
 func (b *Bot) intakeModalWithSimilar(ctx context.Context, f intakeForm) slack.ModalViewRequest {
+	if strings.TrimSpace(f.Title) != "" {
+		f.Similar = b.similarItems(ctx, f.Title+"\n"+f.Details, 0)
+	}
 	return intakeModal(f, b.policy)
+}
+
+// similarItems are the open items whose text is most like text, except one, best first.
+func (b *Bot) similarItems(ctx context.Context, text string, except domain.ItemID) []similarItem {
+	var out []similarItem
+	err := b.store.View(ctx, func(tx domain.ReadTx) error {
+		out = nil
+		ms, err := tx.SimilarOpenItems(text, except, maxSimilar)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if it, err := tx.Item(m.Item); err == nil {
+				out = append(out, similarItem{Item: it})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.log.Warn().Err(err).Msg("looking for likely duplicates failed")
+		return nil
+	}
+	return out
+}
+
+// titleEntered refreshes the intake form's likely duplicates for the title just entered. The form is
+// updated in place (with its hash, so a newer edit is never overwritten), keeping what was typed.
+func (b *Bot) titleEntered(ctx context.Context, cb slack.InteractionCallback, title string) {
+	v := cb.View
+	src, requester := formFromMeta(v.PrivateMetadata)
+	f := intakeForm{Title: title, Details: formValue(cb, BlockDetails), Source: src, Requester: requester}
+	f.Similar = b.similarItems(ctx, f.Title+"\n"+f.Details, 0)
+	if _, err := b.api.api.UpdateViewContext(ctx, intakeModal(f, b.policy), "", v.Hash, v.ID); err != nil {
+		b.log.Debug().Err(err).Msg("could not refresh the likely duplicates")
+	}
+}
+
+// followInstead makes the form's writer follow a likely duplicate, and closes the form's question.
+func (b *Bot) followInstead(ctx context.Context, cb slack.InteractionCallback, id domain.ItemID) {
+	actor := domain.UserID(cb.User.ID)
+	res, err := b.svc.Follow(ctx, actor, id)
+	text := "🔔 You now follow " + itemRef(res.Item) + ". You will hear what its requester hears: when it is decided, assigned and done."
+	if err != nil {
+		text = "⚠️ " + esc(domain.ErrorMessage(err))
+	}
+	if _, err := b.api.api.UpdateViewContext(ctx, followedModal(text), "", cb.View.Hash, cb.View.ID); err != nil {
+		b.log.Warn().Err(err).Msg("could not close the form after following")
+		b.replierFor(cb).say(ctx, text)
+	}
 }

@@ -266,3 +266,55 @@ func TestFollowersHearWhatTheRequesterHears(t *testing.T) {
 		}
 	}
 }
+
+// While a request is written, the form offers likely duplicates; following one instead files nothing,
+// and its writer hears what its requester hears. A lead sees the same suggestion on a new item's
+// message and closes it as a duplicate in one click.
+func TestDuplicateSuggestionFollowed(t *testing.T) {
+	h := newHarness(t)
+	first := h.request(uReq, "VPN disconnects every hour when working from home", "2")
+	firstKey := domain.FormatKey("W", first)
+	h.command(uOutsider, cGeneral, "request")
+	v := h.modal(uOutsider, ViewIntake)
+	if strings.Contains(v.AllText(), "Possibly requested already") {
+		t.Fatal("an empty form offered duplicates")
+	}
+	d, err := h.fake.Choose(uOutsider, v.Ref(), inputAction, slackfake.TextValue("VPN keeps disconnecting from home"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.WaitTimeout(wait); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("the likely duplicate in the form", func() bool {
+		m, ok := h.fake.TopModal(uOutsider)
+		return ok && strings.Contains(m.AllText(), "Follow "+firstKey+" instead")
+	})
+	m, _ := h.fake.TopModal(uOutsider)
+	if got := modalInitial(t, m)[BlockTitle]; got != "VPN keeps disconnecting from home" {
+		t.Errorf("the typed title was lost: %q", got)
+	}
+	h.click(uOutsider, m.Ref(), ActionFollowInstead)
+	h.waitFor("the form to confirm the follow", func() bool {
+		m, ok := h.fake.TopModal(uOutsider)
+		return ok && strings.Contains(m.AllText(), "You now follow")
+	})
+	if it := h.item(first); len(it.Followers) != 1 || it.Followers[0] != uOutsider {
+		t.Fatalf("followers %v", it.Followers)
+	}
+	h.reply(uLead, cGeneral, "assign "+firstKey+" <@"+uDev+"|dev>")
+	h.waitDM(uOutsider, "(you follow it): now with")
+
+	// The lead's view of a new, similar item.
+	second := h.request(uQA, "VPN drops the connection at home every hour", "1")
+	msg := h.itemMessage(domain.FormatKey("W", second))
+	h.waitFor("the suggestion on the item message", func() bool {
+		m, _ := h.fake.Message(msg.Channel, msg.TS)
+		return strings.Contains(m.AllText(), "Duplicate of "+firstKey)
+	})
+	contains(t, "not a lead", h.clickExpectingReply(uQA, msg.Ref(), "Duplicate of "+firstKey), "Only")
+	contains(t, "duplicate", h.clickExpectingReply(uLead, msg.Ref(), "Duplicate of "+firstKey), "Closed as a duplicate")
+	if it := h.item(second); it.Resolution != domain.ResolutionDuplicate || it.DuplicateOf != first {
+		t.Errorf("after the click: %+v", it)
+	}
+}

@@ -25,7 +25,7 @@ func (b *Bot) routeInteraction(ctx context.Context, envelopeID string, cb slack.
 		act := *cb.ActionCallback.BlockActions[0]
 		run := func(ctx context.Context) { b.handleAction(ctx, cb, act) }
 		var taken bool
-		if actionOpensModal[act.ActionID] {
+		if actionOpensModal[act.ActionID] || cb.View.CallbackID == ViewIntake {
 			taken = b.goBounded(b.modalSlots, "action_modal", run)
 		} else {
 			taken = b.enqueue(actionKey(act), "action", run)
@@ -223,6 +223,18 @@ func (b *Bot) handleAction(ctx context.Context, cb slack.InteractionCallback, ac
 	case ActionFileDM:
 		b.fileDM(ctx, r, cb, value)
 		return
+	case inputAction:
+		if cb.View.CallbackID == ViewIntake && act.BlockID == BlockTitle {
+			b.titleEntered(ctx, cb, act.Value)
+		}
+		return
+	case ActionFollowInstead:
+		if !ok {
+			r.fail(ctx, errStaleButton)
+			return
+		}
+		b.followInstead(ctx, cb, domain.ItemID(n))
+		return
 	}
 	if !ok {
 		r.fail(ctx, errStaleButton)
@@ -275,6 +287,13 @@ func (b *Bot) handleAction(ctx context.Context, cb slack.InteractionCallback, ac
 		b.apply(ctx, r, func() (domain.Result, error) { return b.svc.Start(ctx, actor, itemID) }, "Started")
 	case ActionDone:
 		b.apply(ctx, r, func() (domain.Result, error) { return b.svc.Done(ctx, actor, itemID) }, "Done")
+	case ActionDuplicateOf:
+		of, okOf := parseID(tail)
+		if !okOf {
+			r.fail(ctx, errStaleButton)
+			return
+		}
+		b.apply(ctx, r, func() (domain.Result, error) { return b.svc.MarkDuplicate(ctx, actor, itemID, domain.ItemID(of)) }, "Closed as a duplicate")
 	case ActionFollow:
 		b.apply(ctx, r, func() (domain.Result, error) { return b.svc.Follow(ctx, actor, itemID) }, "You now hear what its requester hears about")
 	case ActionUnblock:

@@ -106,11 +106,15 @@ func intakeModal(f intakeForm, p *domain.Policy) slack.ModalViewRequest {
 	for _, k := range kinds {
 		kindOpts = append(kindOpts, option(k, k))
 	}
-	blocks := []slack.Block{
-		textInput(BlockTitle, "Title", "What do you need?", oneLine(f.Title), false, domain.MaxTitleLen, false),
+	title := textInput(BlockTitle, "Title", "What do you need?", oneLine(f.Title), false, domain.MaxTitleLen, false)
+	// Entering the title (Enter) asks workbot for likely duplicates while the request is written.
+	title.DispatchAction = true
+	blocks := []slack.Block{title}
+	blocks = append(blocks, similarBlocks(f.Similar, p)...)
+	blocks = append(blocks,
 		textInput(BlockDetails, "Details", "Context, links, acceptance criteria", f.Details, true, domain.MaxDetailsLen, true),
 		staticSelect(BlockKind, "Kind", kindOpts, "feature", false),
-	}
+	)
 	if len(p.Teams) > 0 {
 		var teamOpts []*slack.OptionBlockObject
 		for _, t := range p.Teams {
@@ -132,6 +136,31 @@ func intakeModal(f intakeForm, p *domain.Policy) slack.ModalViewRequest {
 		blocks = append([]slack.Block{contextText("Filed for " + mention(f.Requester) + ", who wrote the message.")}, blocks...)
 	}
 	return modal(ViewIntake, "New request", "Submit", f.meta(), blocks...)
+}
+
+// similarBlocks offers the likely duplicates of a request being written, each with a button to follow
+// it instead of filing another. Word matching finds the same words, not always the same request, so
+// they are offered as possibly the same, never asserted.
+func similarBlocks(similar []similarItem, p *domain.Policy) []slack.Block {
+	if len(similar) == 0 {
+		return nil
+	}
+	b := []slack.Block{contextText("🔎 Possibly requested already. Following one tells you what its requester hears.")}
+	for _, s := range similar {
+		it := s.Item
+		line := itemRef(it) + "\n" + esc(stageName(p, it.Stage)) + " · " + mention(it.Assignee)
+		sec := sectionWith(line, button(ActionFollowInstead, strconv.FormatUint(uint64(it.ID), 10), "Follow "+it.Key+" instead"))
+		sec.BlockID = "similar_" + strconv.FormatUint(uint64(it.ID), 10)
+		b = append(b, sec)
+	}
+	return b
+}
+
+// followedModal replaces the intake form once its writer follows an existing item instead.
+func followedModal(text string) slack.ModalViewRequest {
+	v := modal(ViewFollowed, "Following", "", "", section(text))
+	v.Close = plain("Close")
+	return v
 }
 
 // prioritiseModal lets a lead confirm value, urgency, size, due date and pin.

@@ -62,6 +62,17 @@ func (b *Bot) loadItemView(ctx context.Context, id domain.ItemID, withEvents boo
 				v.Deps = append(v.Deps, d)
 			}
 		}
+		if it.Open() && it.Stage == b.policy.Workflow.Initial {
+			ms, err := tx.SimilarOpenItems(it.Title+"\n"+it.Details, it.ID, maxSimilar)
+			if err != nil {
+				return err
+			}
+			for _, m := range ms {
+				if s, err := tx.Item(m.Item); err == nil {
+					v.Similar = append(v.Similar, similarItem{Item: s})
+				}
+			}
+		}
 		if withEvents {
 			return tx.ItemEvents(id, func(e domain.Event) bool { events = append(events, e); return true })
 		}

@@ -21,6 +21,8 @@ type itemView struct {
 	Score   domain.Score
 	Handoff *domain.Handoff // the pending handoff, if any
 	Deps    []domain.Item   // items it depends on (open or not)
+	// Similar are likely duplicates, looked up while the item waits for triage.
+	Similar []similarItem
 	Policy  *domain.Policy
 	Now     time.Time
 }
@@ -87,6 +89,7 @@ func itemMessage(v itemView) []slack.Block {
 	if h := v.Handoff; h != nil && !h.Status.Decided() {
 		b = append(b, section(handoffLine(*h)))
 	}
+	b = append(b, duplicateSuggestions(it, v.Similar, p)...)
 	if it.Open() {
 		if acts := itemActions(it, p); len(acts) > 0 {
 			b = append(b, actions("item_actions", acts...))
@@ -104,6 +107,24 @@ func teamName(p *domain.Policy, id domain.TeamID) string {
 		return t.Name
 	}
 	return string(id)
+}
+
+// duplicateSuggestions show a lead, on an item waiting for triage, the open items it may repeat, each
+// with a one-click "Duplicate of". Anyone sees them; only a lead's click is allowed.
+func duplicateSuggestions(it domain.Item, similar []similarItem, p *domain.Policy) []slack.Block {
+	if len(similar) == 0 || !it.Open() || it.Stage != p.Workflow.Initial {
+		return nil
+	}
+	id := strconv.FormatUint(uint64(it.ID), 10)
+	b := []slack.Block{contextText("🔎 Possibly the same as:")}
+	for _, s := range similar {
+		of := strconv.FormatUint(uint64(s.Item.ID), 10)
+		line := itemRef(s.Item) + " · " + esc(stageName(p, s.Item.Stage)) + " · " + mention(s.Item.Assignee)
+		sec := sectionWith(line, button(ActionDuplicateOf, id+"|"+of, "Duplicate of "+s.Item.Key))
+		sec.BlockID = "dup_" + of
+		b = append(b, sec)
+	}
+	return b
 }
 
 func orDash(s string) string {

@@ -85,6 +85,10 @@ func TestRenderItemMessageGolden(t *testing.T) {
 	intake := it
 	intake.Stage, intake.Assignee = domain.StageIntake, ""
 	golden(t, "item_intake", itemMessage(itemView{Item: intake, Score: p.Score(intake, renderNow), Policy: p, Now: renderNow}))
+	other := it
+	other.ID, other.Key, other.Title = 7, "W-7", "Fix <!here> login & SSO"
+	golden(t, "item_intake_similar", itemMessage(itemView{Item: intake, Score: p.Score(intake, renderNow), Policy: p, Now: renderNow,
+		Similar: []similarItem{{Item: other}}}))
 
 	blocked := it
 	blocked.BlockedReason = "waiting on <@U999> & vendor"
@@ -101,6 +105,10 @@ func TestRenderModalsGolden(t *testing.T) {
 	p := renderPolicy()
 	it := sampleItem()
 	golden(t, "modal_intake", intakeModal(intakeForm{Title: "Prefilled <b> title"}, p))
+	similar := it
+	similar.Title = "Login <!channel> broken"
+	golden(t, "modal_intake_similar", intakeModal(intakeForm{Title: "Login fails", Details: "from home", Requester: "UREQ",
+		Source: domain.Source{Conversation: "C1", Message: "17.2"}, Similar: []similarItem{{Item: similar}}}, p))
 	golden(t, "modal_prioritise", prioritiseModal(it))
 	golden(t, "modal_handoff", handoffModal(it, p))
 	loads := []domain.PersonLoad{
