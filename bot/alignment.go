@@ -32,6 +32,17 @@ func (b *Bot) alignmentTrend(ctx context.Context, now time.Time, team domain.Tea
 	return trend, err
 }
 
+// digestAlignment is the trend for the digest: nil when it cannot be computed, because the digest
+// goes out anyway.
+func (b *Bot) digestAlignment(ctx context.Context, now time.Time) []domain.Alignment {
+	trend, err := b.alignmentTrend(ctx, now, "")
+	if err != nil {
+		b.log.Warn().Err(err).Msg("plan versus execution failed; the digest goes out without it")
+		return nil
+	}
+	return trend
+}
+
 // lastWeek is the newest week of a trend, or nil.
 func lastWeek(trend []domain.Alignment) *domain.Alignment {
 	if len(trend) == 0 {
@@ -280,4 +291,33 @@ func shareBar(s domain.AlignmentShares, width int) string {
 		b.WriteString(strings.Repeat(c, n[i]))
 	}
 	return b.String()
+}
+
+// alignmentDigestSection is the digest's few lines on last week: the three shares and the first
+// neglected priorities.
+func alignmentDigestSection(a domain.Alignment, p *domain.Policy) string {
+	loc := calendarLoc(p)
+	lines := []string{"📐 *Plan vs execution* (last week, " + weekSpan(a.Week, loc) + ")"}
+	switch {
+	case !a.SharesDefined && !a.PlanKnown:
+		lines = append(lines, "Nothing moved forward; plan unknown (no priority snapshot from the week's start).")
+	case !a.SharesDefined:
+		lines = append(lines, "Nothing moved forward.")
+	case !a.PlanKnown:
+		lines = append(lines, "Plan unknown (no priority snapshot from the week's start) · interrupts "+
+			pct(a.Shares.Interrupt)+" ("+pts(a.Points.Interrupt)+") of "+pts(a.Points.Total))
+	default:
+		lines = append(lines, "Planned "+pct(a.Shares.Planned)+" ("+pts(a.Points.Planned)+") · interrupts "+
+			pct(a.Shares.Interrupt)+" ("+pts(a.Points.Interrupt)+") · other "+pct(a.Shares.Other)+" ("+pts(a.Points.Other)+")")
+	}
+	if a.PlanKnown && len(a.Neglected) > 0 {
+		shown, more := linesOf(a.Neglected, 3, func(n domain.NeglectedItem) string { return neglectedLine(n, p, 50) })
+		lines = append(lines, "Neglected priorities ("+strconv.Itoa(len(a.Neglected))+"):")
+		lines = append(lines, shown...)
+		if more > 0 {
+			lines = append(lines, andMore(more, "`/work alignment`"))
+		}
+	}
+	lines = append(lines, "Trend and teams: `/work alignment [team]`.")
+	return cut(strings.Join(lines, "\n"), maxSectionText)
 }

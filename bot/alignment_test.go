@@ -1,7 +1,9 @@
 package bot
 
 import (
+	"bytes"
 	"context"
+	"image/png"
 	"slices"
 	"strconv"
 	"strings"
@@ -161,5 +163,48 @@ func TestAlignmentWithoutSnapshots(t *testing.T) {
 		"Prioritised, plan unknown: 3 pts · 100%", "Nov 30 ░░░░░░░░░░░░░░░░░░░░  plan unknown · 0% interrupts of 3 pts")
 	if strings.Contains(got, "🎯 Planned") || strings.Contains(got, "Neglected") {
 		t.Errorf("a report without a plan shows planned work or neglect:\n%s", got)
+	}
+	contains(t, "digest", h.reply(uLead, cGeneral, "digest"), "Plan unknown (no priority snapshot from the week's start)")
+}
+
+// TestAlignmentInTheDigest: the digest carries last week's numbers and neglected priority, and its
+// chart, with the trend as a third panel, is still shared in the thread.
+func TestAlignmentInTheDigest(t *testing.T) {
+	h := newHarness(t, withConfig(withOpsTeam))
+	_, _, c, _, _ := alignmentWeek(t, h)
+	cKey := domain.FormatKey("W", c)
+	want := []string{"Plan vs execution* (last week, Mon Nov 30 – Sun Dec 6)",
+		"Planned 58% (7 pts) · interrupts 25% (3 pts) · other 17% (2 pts)",
+		"Neglected priorities (1):", "*" + cKey + "* Neglected &lt;priority&gt; · idle 8.6d"}
+	contains(t, "preview", h.reply(uLead, cGeneral, "digest"), want...)
+
+	contains(t, "post", h.reply(uLead, cGeneral, "digest post"), "Posting the digest")
+	h.waitFor("the digest and its chart", func() bool {
+		ds := digests(h, cLeads)
+		if len(ds) != 1 {
+			return false
+		}
+		for _, m := range h.fake.Messages(cLeads) {
+			if m.ThreadTS == ds[0].TS && len(m.Files) > 0 {
+				return true
+			}
+		}
+		return false
+	})
+	digest := digests(h, cLeads)[0]
+	contains(t, "posted digest", digest.AllText(), want...)
+	for _, m := range h.fake.Messages(cLeads) {
+		if m.ThreadTS != digest.TS || len(m.Files) == 0 {
+			continue
+		}
+		f := m.Files[0]
+		img, err := png.Decode(bytes.NewReader(f.Content))
+		if err != nil {
+			t.Fatalf("the chart is not a PNG: %v", err)
+		}
+		if b := img.Bounds(); b.Dy() <= b.Dx() {
+			t.Errorf("chart is %v: too short for three panels", b)
+		}
+		contains(t, "chart title", f.Title+" "+f.AltText, "plan vs execution", "planned, interrupt and other")
 	}
 }
