@@ -23,9 +23,10 @@ import (
 // maxChartPeople bounds the load chart; the busiest people are the ones worth a picture.
 const maxChartPeople = 20
 
-// digestChartPNG draws the digest's chart: load against capacity for the busiest people, and open items
-// per stage over the days sampled. It is a pure function of its inputs.
-func digestChartPNG(loads []domain.PersonLoad, days []domain.Date, samples []map[domain.StageID]int, p *domain.Policy) ([]byte, error) {
+// digestChartPNG draws the digest's chart: load against capacity for the busiest people, open items
+// per stage over the days sampled, and the plan-versus-execution shares of the trend's weeks. It is a
+// pure function of its inputs.
+func digestChartPNG(loads []domain.PersonLoad, days []domain.Date, samples []map[domain.StageID]int, trend []domain.Alignment, p *domain.Policy) ([]byte, error) {
 	loadPlot := plot.New()
 	loadPlot.Title.Text = "Load against weekly capacity (points)"
 	loadPlot.Y.Label.Text = "points"
@@ -95,13 +96,19 @@ func digestChartPNG(loads []domain.PersonLoad, days []domain.Date, samples []map
 		wipPlot.Legend.Left = true
 	}
 
-	img := vgimg.New(vg.Points(720), vg.Points(720))
+	alignPlot, err := alignmentPlot(trend, calendarLoc(p))
+	if err != nil {
+		return nil, err
+	}
+
+	img := vgimg.New(vg.Points(720), vg.Points(1040))
 	dc := draw.New(img)
-	tiles := draw.Tiles{Rows: 2, Cols: 1, PadX: vg.Millimeter, PadY: 4 * vg.Millimeter,
+	tiles := draw.Tiles{Rows: 3, Cols: 1, PadX: vg.Millimeter, PadY: 4 * vg.Millimeter,
 		PadTop: vg.Points(6), PadBottom: vg.Points(6), PadLeft: vg.Points(6), PadRight: vg.Points(6)}
-	canvases := plot.Align([][]*plot.Plot{{loadPlot}, {wipPlot}}, tiles, dc)
+	canvases := plot.Align([][]*plot.Plot{{loadPlot}, {wipPlot}, {alignPlot}}, tiles, dc)
 	loadPlot.Draw(canvases[0][0])
 	wipPlot.Draw(canvases[1][0])
+	alignPlot.Draw(canvases[2][0])
 	var buf bytes.Buffer
 	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&buf); err != nil {
 		return nil, err
@@ -109,11 +116,73 @@ func digestChartPNG(loads []domain.PersonLoad, days []domain.Date, samples []map
 	return buf.Bytes(), nil
 }
 
+// alignmentPlot stacks each week's planned, interrupt and other shares (and the prioritised work of a
+// week whose plan is unknown) as percentages of the points that moved forward.
+func alignmentPlot(trend []domain.Alignment, loc *time.Location) (*plot.Plot, error) {
+	pl := plot.New()
+	pl.Title.Text = "Plan vs execution: share of points moved forward"
+	pl.Y.Label.Text = "%"
+	if len(trend) == 0 {
+		pl.Title.Text += ": no weeks yet"
+		return pl, nil
+	}
+	series := []struct {
+		name  string
+		share func(domain.AlignmentShares) float64
+		color color.Color
+	}{
+		{"planned", func(s domain.AlignmentShares) float64 { return s.Planned }, color.RGBA{R: 0x3c, G: 0x9a, B: 0x5f, A: 0xff}},
+		{"interrupts", func(s domain.AlignmentShares) float64 { return s.Interrupt }, color.RGBA{R: 0xd9, G: 0x53, B: 0x4f, A: 0xff}},
+		{"other", func(s domain.AlignmentShares) float64 { return s.Other }, color.RGBA{R: 0x9e, G: 0xc5, B: 0xe8, A: 0xff}},
+		{"plan unknown", func(s domain.AlignmentShares) float64 { return s.Unknown }, color.RGBA{R: 0xbb, G: 0xbb, B: 0xbb, A: 0xff}},
+	}
+	labels := make([]string, len(trend))
+	for i, a := range trend {
+		labels[i] = a.Week.From.In(loc).Format("Jan 2")
+		switch {
+		case !a.SharesDefined:
+			labels[i] += " (nothing moved)"
+		case !a.PlanKnown:
+			labels[i] += " (no plan)"
+		}
+	}
+	var below *plotter.BarChart
+	for _, s := range series {
+		vals := make(plotter.Values, len(trend))
+		some := false
+		for i, a := range trend {
+			vals[i] = 100 * s.share(a.Shares)
+			some = some || vals[i] > 0
+		}
+		if !some && s.name == "plan unknown" {
+			continue // only weeks without a plan have this category; keep the legend short otherwise
+		}
+		bars, err := plotter.NewBarChart(vals, vg.Points(40))
+		if err != nil {
+			return nil, err
+		}
+		bars.Color = s.color
+		bars.LineStyle.Width = 0
+		if below != nil {
+			bars.StackOn(below)
+		}
+		below = bars
+		pl.Add(bars)
+		pl.Legend.Add(s.name, bars)
+	}
+	// Headroom above 100% keeps the legend off the bars.
+	pl.Y.Min, pl.Y.Max = 0, 140
+	pl.Y.Tick.Marker = plot.ConstantTicks([]plot.Tick{{Value: 0, Label: "0"}, {Value: 25}, {Value: 50, Label: "50"}, {Value: 75}, {Value: 100, Label: "100"}})
+	pl.Legend.Top = true
+	pl.NominalX(labels...)
+	return pl, nil
+}
+
 // renderChart draws the chart for a digest; nil when drawing fails, because the digest goes out anyway.
-func (b *Bot) renderChart(ctx context.Context, d domain.Digest, now time.Time) []byte {
+func (b *Bot) renderChart(ctx context.Context, d domain.Digest, now time.Time, trend []domain.Alignment) []byte {
 	from := b.policy.Calendar.Today(now).AddDays(-14)
 	days, samples := b.wipSeries(ctx, from)
-	png, err := digestChartPNG(d.Loads, days, samples, b.policy)
+	png, err := digestChartPNG(d.Loads, days, samples, trend, b.policy)
 	if err != nil {
 		b.log.Warn().Err(err).Msg("digest chart failed; posting the digest without it")
 		return nil
@@ -150,8 +219,8 @@ func (o *outbox) chart(ctx context.Context, e *domain.OutboxEntry, p effect) (ou
 		Reader:          bytes.NewReader(p.PNG),
 		FileSize:        len(p.PNG),
 		Filename:        name,
-		Title:           "Load and WIP",
-		AltTxt:          "Bar chart of load against capacity per person, and a line chart of open items per stage",
+		Title:           "Load, WIP and plan vs execution",
+		AltTxt:          "Bar chart of load against capacity per person, a line chart of open items per stage, and stacked bars of the planned, interrupt and other shares of the last weeks",
 		Channel:         channel,
 		ThreadTimestamp: thread,
 	})

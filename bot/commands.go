@@ -221,6 +221,8 @@ func (b *Bot) handleCommand(ctx context.Context, cmd slack.SlashCommand) {
 		b.cmdPrefs(ctx, r, rest)
 	case "digest":
 		b.cmdDigest(ctx, r, rest)
+	case "alignment", "align":
+		b.cmdAlignment(ctx, r, rest)
 	default:
 		r.say(ctx, "I don't know `"+esc(cut(args[0], 30))+"`.\n\n"+usage())
 	}

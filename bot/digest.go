@@ -27,8 +27,9 @@ func fmtDur(d time.Duration) string {
 func pct(f float64) string { return strconv.Itoa(int(math.Round(f*100))) + "%" }
 
 // digestBlocks renders the leadership digest. It always fits one message: each section is capped and says
-// how much it left out, pointing to /work list.
-func digestBlocks(d domain.Digest, ch domain.Changes, hasPrev bool, p *domain.Policy, title string) []slack.Block {
+// how much it left out, pointing to /work list. plan is last week's plan versus execution; nil leaves
+// the section out.
+func digestBlocks(d domain.Digest, ch domain.Changes, hasPrev bool, p *domain.Policy, title string, plan *domain.Alignment) []slack.Block {
 	today := d.Today
 	var b []slack.Block
 	b = append(b, header(title))
@@ -140,6 +141,9 @@ func digestBlocks(d domain.Digest, ch domain.Changes, hasPrev bool, p *domain.Po
 		"Deadline hit-rate", deadlineLabel(f),
 		"WIP by stage", wipLabel(f.WIPByStage, p),
 	))
+	if plan != nil {
+		b = append(b, section(alignmentDigestSection(*plan, p)))
+	}
 
 	// Changes since the last digest.
 	if hasPrev {

@@ -82,9 +82,10 @@ func (b *Bot) renderDigest(ctx context.Context, now time.Time, title string) (re
 	}
 	d.Stalled = b.afterNudge(ctx, d.Stalled)
 	prev, hasPrev := b.lastSnapshot(ctx)
+	trend := b.digestAlignment(ctx, now)
 	return renderedDigest{
-		blocks:   digestBlocks(d, d.ChangesSince(prev), hasPrev, b.policy, title),
-		chart:    b.renderChart(ctx, d, now),
+		blocks:   digestBlocks(d, d.ChangesSince(prev), hasPrev, b.policy, title, lastWeek(trend)),
+		chart:    b.renderChart(ctx, d, now, trend),
 		snapshot: d.Snapshot(),
 	}, nil
 }
@@ -255,14 +256,16 @@ func (b *Bot) cmdDigest(ctx context.Context, r replier, args []string) {
 		}
 	}
 	if !post {
-		d, err := b.buildDigest(ctx, b.now(), b.digestTop())
+		now := b.now()
+		d, err := b.buildDigest(ctx, now, b.digestTop())
 		if err != nil {
 			r.fail(ctx, err)
 			return
 		}
 		d.Stalled = b.afterNudge(ctx, d.Stalled)
 		prev, hasPrev := b.lastSnapshot(ctx)
-		r.say(ctx, "Work digest preview", digestBlocks(d, d.ChangesSince(prev), hasPrev, b.policy, "Work digest")...)
+		plan := lastWeek(b.digestAlignment(ctx, now))
+		r.say(ctx, "Work digest preview", digestBlocks(d, d.ChangesSince(prev), hasPrev, b.policy, "Work digest", plan)...)
 		return
 	}
 	// Under the digest lock, like a scheduled run: the two must not interleave their baselines.

@@ -3,11 +3,15 @@ package bot
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"image/png"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/slack-go/slack"
 
 	"workbot/domain"
 	"workbot/storage"
@@ -97,16 +101,126 @@ func seededDigest(people, items int) domain.Digest {
 	}
 }
 
+// seededAlignment is last week's plan versus execution by hand: 12 points, 7 planned, 3 interrupts and
+// 2 other, with neglected priorities taken from items.
+func seededAlignment(items []domain.Item, neglected int) domain.Alignment {
+	p := renderPolicy()
+	week := p.Calendar.WeeksBefore(renderNow, 1)[0]
+	a := domain.Alignment{
+		Week: week, PlanKnown: true, SharesDefined: true,
+		Plan:   domain.PrioritySnapshot{Date: domain.DateOf(week.From), At: week.From, N: 10},
+		Points: domain.AlignmentPoints{Total: 12, Planned: 7, Interrupt: 3, Other: 2},
+		Shares: domain.AlignmentShares{Planned: 7.0 / 12, Interrupt: 3.0 / 12, Other: 2.0 / 12},
+	}
+	for i := range min(neglected, len(items)) {
+		it := items[i]
+		entry := domain.PlannedItem{ID: it.ID, Rank: i + 1, Size: it.Size}
+		a.Plan.Items = append(a.Plan.Items, entry)
+		a.Neglected = append(a.Neglected, domain.NeglectedItem{
+			Item: it, Planned: entry, LastTouched: week.From.Add(-48 * time.Hour), Idle: 7*24*time.Hour + time.Duration(i)*time.Hour,
+			InTopSince: week.From, InTopDate: domain.DateOf(week.From), InTop: 5 * 24 * time.Hour, InTopAtLeast: i%2 == 0,
+		})
+	}
+	a.PlanItems = len(a.Plan.Items)
+	return a
+}
+
 func TestDigestBlocksGolden(t *testing.T) {
 	p := renderPolicy()
 	small := seededDigest(4, 12)
 	prev := domain.DigestSnapshot{Top: []domain.ItemID{1, 2}, Stalled: []domain.ItemID{2, 999}}
-	golden(t, "digest_small", digestBlocks(small, small.ChangesSince(prev), true, p, "Work digest · Wed Nov 25"))
+	var items []domain.Item
+	for _, r := range small.Top {
+		items = append(items, r.Item)
+	}
+	smallPlan := seededAlignment(items, 2)
+	golden(t, "digest_small", digestBlocks(small, small.ChangesSince(prev), true, p, "Work digest · Wed Nov 25", &smallPlan))
 
 	large := seededDigest(2000, 30000)
-	blocks := digestBlocks(large, large.ChangesSince(domain.DigestSnapshot{}), true, p, "Work digest · Wed Nov 25")
+	items = items[:0]
+	for _, r := range large.Top {
+		items = append(items, r.Item)
+	}
+	largePlan := seededAlignment(items, 10)
+	blocks := digestBlocks(large, large.ChangesSince(domain.DigestSnapshot{}), true, p, "Work digest · Wed Nov 25", &largePlan)
 	checkBlocks(t, "digest large", blocks, maxMessageBlocks)
 	golden(t, "digest_large", blocks)
+}
+
+// TestAlignmentRenderingLimits: the command's answer stays within Slack's limits however many
+// priorities were neglected and however long their titles, and says how many it left out.
+func TestAlignmentRenderingLimits(t *testing.T) {
+	p := renderPolicy()
+	var items []domain.Item
+	for i := 1; i <= domain.MaxDigestTop; i++ {
+		items = append(items, domain.Item{ID: domain.ItemID(i), Key: fmt.Sprintf("W-%d", i), Title: strings.Repeat("<!channel> & ", 20)})
+	}
+	a := seededAlignment(items, len(items))
+	trend := []domain.Alignment{{Week: a.Week}, a, a, a}
+	blocks := alignmentBlocks(trend, p, "Platform")
+	checkBlocks(t, "alignment", blocks, maxMessageBlocks)
+	text := blocksText(t, blocks)
+	for _, want := range []string{"Neglected priorities* (1000)", "more, see `/work list`", "58% · 25% · 17% of 12 pts"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("missing %q in:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "<!channel>") {
+		t.Errorf("a title went out unescaped")
+	}
+	section := alignmentDigestSection(a, p)
+	if n := len([]rune(section)); n > maxSectionText || !strings.Contains(section, "…and 997 more, see `/work alignment`.") {
+		t.Errorf("digest section (%d runes):\n%s", n, section)
+	}
+}
+
+func blocksText(t *testing.T, blocks []slack.Block) string {
+	t.Helper()
+	raw, err := json.Marshal(blocks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatal(err)
+	}
+	var parts []string
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if s, ok := x["text"].(string); ok {
+				parts = append(parts, s)
+			}
+			for _, c := range x {
+				walk(c)
+			}
+		case []any:
+			for _, c := range x {
+				walk(c)
+			}
+		}
+	}
+	walk(v)
+	return strings.Join(parts, "\n")
+}
+
+func TestShareBar(t *testing.T) {
+	tests := []struct {
+		shares domain.AlignmentShares
+		want   string
+	}{
+		{domain.AlignmentShares{Planned: 7.0 / 12, Interrupt: 3.0 / 12, Other: 2.0 / 12}, "████████████▓▓▓▓▓▒▒▒"},
+		{domain.AlignmentShares{Planned: 1}, "████████████████████"},
+		{domain.AlignmentShares{Interrupt: 1.0 / 3, Other: 1.0 / 3, Unknown: 1.0 / 3}, "▓▓▓▓▓▓▓▒▒▒▒▒▒▒░░░░░░"},
+		{domain.AlignmentShares{Planned: 0.99, Other: 0.01}, "████████████████████"},
+		{domain.AlignmentShares{}, ""},
+	}
+	for _, tc := range tests {
+		if got := shareBar(tc.shares, 20); got != tc.want {
+			t.Errorf("shareBar(%+v) = %q, want %q", tc.shares, got, tc.want)
+		}
+	}
 }
 
 func TestDigestChartIsAPNG(t *testing.T) {
@@ -114,7 +228,10 @@ func TestDigestChartIsAPNG(t *testing.T) {
 	d := seededDigest(30, 200)
 	days := []domain.Date{{Year: 2026, Month: 11, Day: 23}, {Year: 2026, Month: 11, Day: 24}, {Year: 2026, Month: 11, Day: 25}}
 	samples := []map[domain.StageID]int{{domain.StageInProgress: 5}, {domain.StageInProgress: 7, domain.StageReview: 2}, {domain.StageInProgress: 6}}
-	raw, err := digestChartPNG(d.Loads, days, samples, p)
+	plan := seededAlignment(nil, 0)
+	trend := []domain.Alignment{{Week: plan.Week}, {Week: plan.Week, SharesDefined: true,
+		Points: domain.AlignmentPoints{Total: 4, Interrupt: 1, Unknown: 3}, Shares: domain.AlignmentShares{Interrupt: .25, Unknown: .75}}, plan, plan}
+	raw, err := digestChartPNG(d.Loads, days, samples, trend, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,11 +239,12 @@ func TestDigestChartIsAPNG(t *testing.T) {
 	if err != nil {
 		t.Fatalf("not a PNG: %v", err)
 	}
-	if b := img.Bounds(); b.Dx() < 500 || b.Dy() < 500 {
+	// Three panels stacked: clearly taller than wide.
+	if b := img.Bounds(); b.Dx() < 500 || b.Dy() < 4*b.Dx()/3 {
 		t.Errorf("chart is %v", b)
 	}
 	// An empty org still draws, so the digest never loses its picture to a corner case.
-	if _, err := digestChartPNG(nil, nil, nil, p); err != nil {
+	if _, err := digestChartPNG(nil, nil, nil, nil, p); err != nil {
 		t.Errorf("empty chart: %v", err)
 	}
 }
@@ -137,7 +255,7 @@ func BenchmarkDigestRender(b *testing.B) {
 		d := seededDigest(size.people, size.items)
 		b.Run(fmt.Sprintf("people=%d/items=%d", size.people, size.items), func(b *testing.B) {
 			for b.Loop() {
-				_ = digestBlocks(d, d.ChangesSince(domain.DigestSnapshot{}), true, p, "Work digest")
+				_ = digestBlocks(d, d.ChangesSince(domain.DigestSnapshot{}), true, p, "Work digest", nil)
 			}
 		})
 	}
@@ -156,7 +274,7 @@ func BenchmarkDigestBuildAndRender(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				blocks := digestBlocks(d, d.ChangesSince(domain.DigestSnapshot{}), true, p, "Work digest")
+				blocks := digestBlocks(d, d.ChangesSince(domain.DigestSnapshot{}), true, p, "Work digest", nil)
 				if len(blocks) == 0 || d.OpenItems != size.items {
 					b.Fatalf("digest of %d open items, %d blocks", d.OpenItems, len(blocks))
 				}

@@ -490,6 +490,7 @@ func usage() string {
 		"• `/work load` — everyone's load against capacity",
 		"• `/work prefs nudges on|off`, `/work prefs digest on|off`",
 		"• `/work digest` (preview) / `/work digest post` (leads)",
+		"• `/work alignment [team]` — plan versus execution: last week and the trend (leads)",
 	}, "\n")
 }
 

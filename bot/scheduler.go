@@ -10,7 +10,8 @@ import (
 )
 
 // The scheduler only triggers. Each job has its own file: digest_job.go (leadership digests),
-// personal.go (the morning DM), sweep.go (nudges, escalations, daily samples, pruning) and backup.go.
+// personal.go (the morning DM), sweep.go (nudges, escalations, daily samples, pruning), backup.go and
+// alignment_job.go (the daily priority snapshot).
 // Every Slack side effect a job causes goes through the outbox, queued in the same transaction as the
 // record that says the job did it, so a crash can neither lose it nor repeat it.
 
@@ -20,9 +21,12 @@ var CronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | 
 
 // Schedules configures the scheduled work. Empty specs turn a job off.
 type Schedules struct {
-	Digest   string         // leadership digest slots
-	Personal string         // the personal morning DM
-	Sweep    string         // nudges, escalations, daily samples and pruning (default every 10 minutes)
+	Digest   string // leadership digest slots
+	Personal string // the personal morning DM
+	Sweep    string // nudges, escalations, daily samples and pruning (default every 10 minutes)
+	// Snapshot records the priority order that plan versus execution measures against (default
+	// "0 0 0 * * *": local midnight). It is read in the calendar's time zone, where weeks start.
+	Snapshot string
 	Location *time.Location // the zone the specs are read in
 	// Grace is how late a missed digest slot may still be posted at start-up (default 2h).
 	Grace time.Duration
@@ -59,7 +63,8 @@ func (b *Bot) scheduleLocation() *time.Location {
 	return time.UTC
 }
 
-// startScheduler registers the jobs and catches up a digest slot missed while the bot was down.
+// startScheduler registers the jobs and catches up a digest slot and a priority snapshot missed while
+// the bot was down.
 // The returned function stops the scheduler and waits for running jobs.
 func (b *Bot) startScheduler(ctx context.Context) (func(), error) {
 	s := b.cfg.Schedules
@@ -100,6 +105,9 @@ func (b *Bot) startScheduler(ctx context.Context) (func(), error) {
 		if err := add(j.name, j.spec, j.fn); err != nil {
 			return nil, err
 		}
+	}
+	if err := b.scheduleSnapshots(ctx, c); err != nil {
+		return nil, err
 	}
 	if s.Digest != "" {
 		// Off the start-up path: building can take a while and envelopes must be read meanwhile.
