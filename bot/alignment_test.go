@@ -17,11 +17,12 @@ import (
 // requestIn files an item for a team through the intake modal.
 func (h *harness) requestIn(team, title, size string) domain.ItemID {
 	h.t.Helper()
-	h.command(uReq, cGeneral, "request "+title)
+	h.command(uReq, cGeneral, "request")
 	v := h.modal(uReq, ViewIntake)
 	ack := h.submit(uReq, v, map[string]slackfake.Value{
-		BlockTeam: slackfake.OptionValue(team),
-		BlockSize: slackfake.OptionValue(size),
+		BlockTitle: slackfake.TextValue(title), // typed into the form: Slack sends it as typed
+		BlockTeam:  slackfake.OptionValue(team),
+		BlockSize:  slackfake.OptionValue(size),
 	})
 	if strings.Contains(string(ack.Payload), "errors") {
 		h.t.Fatalf("intake refused: %s", ack.Payload)

@@ -312,7 +312,7 @@ func TestDuplicateSuggestionFollowed(t *testing.T) {
 		m, _ := h.fake.Message(msg.Channel, msg.TS)
 		return strings.Contains(m.AllText(), "Duplicate of "+firstKey)
 	})
-	contains(t, "not a lead", h.clickExpectingReply(uQA, msg.Ref(), "Duplicate of "+firstKey), "Only")
+	contains(t, "not a lead", h.clickExpectingReply(uDev, msg.Ref(), "Duplicate of "+firstKey), "Only")
 	contains(t, "duplicate", h.clickExpectingReply(uLead, msg.Ref(), "Duplicate of "+firstKey), "Closed as a duplicate")
 	if it := h.item(second); it.Resolution != domain.ResolutionDuplicate || it.DuplicateOf != first {
 		t.Errorf("after the click: %+v", it)
