@@ -244,7 +244,7 @@ func (b *Bot) setScheduling(on bool) {
 func (b *Bot) checkStore(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	err := b.store.Store.UpdateState(ctx, func(tx domain.StateTx) error {
+	err := b.store.UpdateState(ctx, func(tx domain.StateTx) error {
 		return tx.Put(kvHealth, "heartbeat", []byte(strconv.FormatInt(time.Now().Unix(), 10)))
 	})
 	if errors.Is(err, context.Canceled) {

@@ -294,6 +294,8 @@ func runEnv(t *testing.T, cfgYAML string) env {
 		"SLACK_APP_TOKEN": testAppToken,
 		"WORKBOT_CONFIG":  writeConfig(t, cfgYAML),
 		"WORKBOT_DB":      filepath.Join(t.TempDir(), "run.db"),
+		// Tests run side by side: each ops listener takes a port of its own.
+		"WORKBOT_OPS_ADDR": "127.0.0.1:0",
 	}
 }
 
