@@ -8,7 +8,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 GOBIN     := $(shell $(GO) env GOPATH)/bin
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build run test bench lint staticcheck tidy-check clean
+.PHONY: all build run test bench fuzz lint staticcheck tidy-check clean
 
 all: lint test build
 
@@ -28,6 +28,17 @@ test:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Each fuzz target for FUZZTIME; new findings land in the build cache, and a failure's input in
+# testdata/fuzz (commit it: it becomes a seed that make test runs).
+FUZZTIME ?= 30s
+FUZZ_TARGETS := FuzzCommand FuzzEnvelope FuzzRenderers
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "== $$t"; \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./bot || exit 1; \
+	done
 
 lint: staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './vendor/*')); \
