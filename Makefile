@@ -41,6 +41,7 @@ fuzz:
 	done
 
 lint: staticcheck
+	@if git grep -n -e '^<<<<<<< ' -e '^>>>>>>> ' -- . >/dev/null 2>&1; then echo "merge conflict markers:"; git grep -n -e '^<<<<<<< ' -e '^>>>>>>> ' -- .; exit 1; fi
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './vendor/*')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
