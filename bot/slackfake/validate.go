@@ -11,7 +11,9 @@ func ValidateMessage(blocks json.RawMessage) []string {
 
 // ValidateModal checks a modal view as views.open would; ValidateHome a Home tab as views.publish
 // would. Each returns Slack's error messages, or nil.
-func ValidateModal(view json.RawMessage) []string { return viewErrors(validateView(view, surfaceModal)) }
+func ValidateModal(view json.RawMessage) []string {
+	return viewErrors(validateView(view, surfaceModal))
+}
 
 // ValidateHome: see ValidateModal.
 func ValidateHome(view json.RawMessage) []string { return viewErrors(validateView(view, surfaceHome)) }
