@@ -136,7 +136,7 @@ func New(cfg Config, store Store) (*Bot, error) {
 		api:         newWebAPI(api, cfg.Log),
 		log:         cfg.Log,
 		now:         cfg.Now,
-		seen:        newDedupe(10 * time.Minute),
+		seen:        newDedupe(dedupeWindow),
 		formSlots:   make(chan struct{}, 32),
 		modalSlots:  make(chan struct{}, 32),
 		answerSlots: make(chan struct{}, 64),
@@ -232,11 +232,10 @@ func (b *Bot) Run(ctx context.Context) error {
 			}
 		}
 	}()
-	stopScheduler, err := b.startScheduler(workCtx)
+	stopScheduler, err := b.runSchedules(workCtx)
 	if err != nil {
 		return b.shutdown(func() {}, stopSocket, smDone, cancelWork, stopOutbox, outDone, err)
 	}
-	b.setScheduling(true)
 
 	var runErr error
 loop:
@@ -311,8 +310,8 @@ func (b *Bot) shutdown(stopScheduler, stopSocket func(), smDone chan error, canc
 			return false
 		}
 	}
-	b.setScheduling(false)
 	waitOrCancel("scheduled jobs", stopScheduler)
+	b.setRole(roleStopped)
 	for _, s := range b.handlers {
 		close(s)
 	}
@@ -473,11 +472,7 @@ func (b *Bot) route(ctx context.Context, evt socketmode.Event) {
 		if !ok {
 			return
 		}
-		if id := eventID(evt.Request.Payload); id != "" && b.seen.seenBefore(id, b.now()) {
-			b.log.Debug().Str("event_id", id).Int("retry_attempt", evt.Request.RetryAttempt).Msg("duplicate event ignored")
-			return
-		}
-		b.routeEvent(ctx, ev)
+		b.routeEvent(ctx, ev, eventID(evt.Request.Payload))
 	default:
 		b.ackUnknown(evt, readAt)
 	}
@@ -528,30 +523,63 @@ func commandKey(cmd slack.SlashCommand) string {
 
 func itemKey(id domain.ItemID) string { return fmt.Sprintf("item:%d", id) }
 
-func (b *Bot) routeEvent(ctx context.Context, ev slackevents.EventsAPIEvent) {
+// routeEvent picks the worker for an event and runs it there, once: redelivered events are dropped
+// on the worker, not on the socket reader, since across replicas that takes a database round trip.
+func (b *Bot) routeEvent(_ context.Context, ev slackevents.EventsAPIEvent, id string) {
+	var (
+		key, name string
+		run       func(ctx context.Context)
+	)
 	switch inner := ev.InnerEvent.Data.(type) {
 	case *slackevents.AppHomeOpenedEvent:
 		if inner.Tab != "" && inner.Tab != "home" {
 			return
 		}
 		user := domain.UserID(inner.User)
-		b.enqueue("user:"+inner.User, "home", func(ctx context.Context) { b.queueHome(ctx, user) })
+		key, name, run = "user:"+inner.User, "home", func(ctx context.Context) { b.queueHome(ctx, user) }
 	case *slackevents.MessageEvent:
 		// A person's DM to workbot. Edits, joins and every bot's messages (its own included) are not.
 		if inner.ChannelType != "im" || inner.BotID != "" || inner.SubType != "" || inner.User == "" || inner.User == b.out.botUser {
 			return
 		}
-		b.enqueue("user:"+inner.User, "dm", func(ctx context.Context) { b.handleDM(ctx, inner) })
+		key, name, run = "user:"+inner.User, "dm", func(ctx context.Context) { b.handleDM(ctx, inner) }
 	case *slackevents.ReactionAddedEvent:
 		if !b.reactionWanted(inner) {
 			return
 		}
 		// Keyed by message, so two people reacting at once are filed one after the other.
-		b.enqueue("source:"+inner.Item.Channel+"/"+inner.Item.Timestamp, "reaction", func(ctx context.Context) { b.fileReaction(ctx, inner) })
+		key, name, run = "source:"+inner.Item.Channel+"/"+inner.Item.Timestamp, "reaction", func(ctx context.Context) { b.fileReaction(ctx, inner) }
 	default:
 		b.log.Debug().Str("type", ev.InnerEvent.Type).Msg("event ignored")
+		return
 	}
+	b.enqueue(key, name, func(ctx context.Context) {
+		if id != "" && b.seenEvent(ctx, id) {
+			b.log.Debug().Str("event_id", id).Msg("duplicate event ignored")
+			return
+		}
+		run(ctx)
+	})
 }
+
+// seenEvent reports a redelivered event. Replicas share the record through the store; a single
+// process keeps it in memory. If the store cannot answer, memory decides: a rare duplicate is safer
+// than a lost event, and the handlers themselves refuse to file a message twice.
+func (b *Bot) seenEvent(ctx context.Context, id string) bool {
+	if d, ok := b.store.Store.(EventDeduper); ok {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		seen, err := d.SeenEvent(ctx, id, b.now(), dedupeWindow)
+		if err == nil {
+			return seen
+		}
+		b.log.Warn().Err(err).Msg("the shared event record is unreachable; deduplicating in memory")
+	}
+	return b.seen.seenBefore(id, b.now())
+}
+
+// dedupeWindow covers Slack's redeliveries of an unacked event (about 1 and 5 minutes later).
+const dedupeWindow = 10 * time.Minute
 
 // dedupe remembers event IDs for a window, as Slack redelivers unacked events for several minutes. It
 // keeps two generations: IDs move to the old one when the window turns and are dropped a window later,

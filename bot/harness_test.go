@@ -45,6 +45,8 @@ type harness struct {
 	hook func(e domain.OutboxEntry) bool
 	// noDelivery starts bots whose outbox delivers nothing: a crash right after every commit.
 	noDelivery bool
+	// wrap, when set, wraps the store each started bot gets (to add a replica's capabilities).
+	wrap func(*storage.DB) Store
 
 	mu     sync.Mutex
 	now    time.Time
@@ -122,7 +124,11 @@ func (h *harness) start() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	b, err := New(h.cfg, db)
+	var store Store = db
+	if h.wrap != nil {
+		store = h.wrap(db)
+	}
+	b, err := New(h.cfg, store)
 	if err != nil {
 		h.t.Fatal(err)
 	}

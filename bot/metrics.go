@@ -32,6 +32,7 @@ type Metrics struct {
 	Overloaded     prometheus.Gauge         // people over capacity, as of the last sweep
 	Stalled        prometheus.Gauge         // stalled items, as of the last sweep
 	SocketUp       prometheus.Gauge         // 1 while the Socket Mode connection is up
+	Leader         prometheus.Gauge         // 1 while this process runs the schedules
 
 	outbox func(ctx context.Context) (int, time.Time, error)
 }
@@ -65,9 +66,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Stalled items (stage threshold, blocked too long, dropped handoff), as of the last sweep."}),
 		SocketUp: prometheus.NewGauge(prometheus.GaugeOpts{Name: "workbot_socket_connected",
 			Help: "1 while the Socket Mode connection to Slack is up."}),
+		Leader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "workbot_scheduler_leader",
+			Help: "1 while this process runs the schedules (always, for a single process; on the elected replica otherwise)."}),
 	}
 	reg.MustRegister(m.Envelopes, m.AckLatency, m.HandlerLatency, m.APICalls, m.APIRetries, m.Deliveries,
-		m.DigestRuns, m.StoreTx, m.OpenItems, m.Overloaded, m.Stalled, m.SocketUp)
+		m.DigestRuns, m.StoreTx, m.OpenItems, m.Overloaded, m.Stalled, m.SocketUp, m.Leader)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "workbot_outbox_pending",
 		Help: "Outbox entries not yet delivered."}, func() float64 { n, _ := m.outboxStats(); return float64(n) }))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "workbot_outbox_oldest_age_seconds",
@@ -201,12 +204,22 @@ func (t countingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 
 // readiness is what /readyz reports: the socket, the store and the scheduler.
 type readiness struct {
-	mu         sync.Mutex
-	socketUp   bool
-	scheduling bool
-	storeErr   error
-	storeAt    time.Time
+	mu       sync.Mutex
+	socketUp bool
+	role     role
+	storeErr error
+	storeAt  time.Time
 }
+
+// role is how this process takes part in the schedules.
+type role string
+
+const (
+	roleStopped role = ""        // not running them
+	roleSingle  role = "single"  // the only process: runs them
+	roleLeader  role = "leader"  // one of several replicas, elected to run them
+	roleStandby role = "standby" // one of several replicas, ready to take over
+)
 
 // Ready reports whether the bot can serve: its Socket Mode connection is up, the store took a write
 // recently, and the scheduler runs. When not, reason says what is wrong.
@@ -221,10 +234,12 @@ func (b *Bot) Ready() (ok bool, reason string) {
 		return false, "the store is not writable: " + r.storeErr.Error()
 	case r.storeAt.IsZero():
 		return false, "the store has not been checked yet"
-	case !r.scheduling:
+	case r.role == roleStopped:
 		return false, "the scheduler is not running"
+	case r.role == roleSingle:
+		return true, "ok"
 	}
-	return true, "ok"
+	return true, "ok (" + string(r.role) + ")"
 }
 
 func (b *Bot) setSocket(up bool) {
@@ -234,10 +249,13 @@ func (b *Bot) setSocket(up bool) {
 	b.metrics.socket(up)
 }
 
-func (b *Bot) setScheduling(on bool) {
+func (b *Bot) setRole(r role) {
 	b.ready.mu.Lock()
-	b.ready.scheduling = on
+	b.ready.role = r
 	b.ready.mu.Unlock()
+	if b.metrics != nil {
+		b.metrics.Leader.Set(map[bool]float64{true: 1, false: 0}[r == roleLeader || r == roleSingle])
+	}
 }
 
 // checkStore writes a heartbeat, the cheapest proof that the store takes writes.

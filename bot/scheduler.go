@@ -63,6 +63,53 @@ func (b *Bot) scheduleLocation() *time.Location {
 	return time.UTC
 }
 
+// runSchedules runs the scheduled jobs: at once in a single process, and only while leading when the
+// store elects one leader among replicas (PostgreSQL). A replica that loses leadership stops its jobs
+// at once (their context ends) and campaigns again; another takes over and catches up a missed digest
+// slot, which its record makes exactly-once. The returned function stops everything and waits.
+func (b *Bot) runSchedules(ctx context.Context) (func(), error) {
+	leader, ok := b.store.Store.(Leader)
+	if !ok {
+		stop, err := b.startScheduler(ctx)
+		if err != nil {
+			return nil, err
+		}
+		b.setRole(roleSingle)
+		return func() { stop() }, nil
+	}
+	campaign, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	b.setRole(roleStandby)
+	go func() {
+		defer close(done)
+		for campaign.Err() == nil {
+			leadCtx, err := leader.Lead(campaign)
+			if err != nil {
+				if campaign.Err() == nil {
+					b.log.Warn().Err(err).Msg("cannot campaign for leadership; retrying")
+					_ = sleepCtx(campaign, time.Second)
+				}
+				continue
+			}
+			stop, err := b.startScheduler(leadCtx)
+			if err != nil {
+				b.log.Error().Err(err).Msg("cannot start the schedules")
+				<-leadCtx.Done()
+				continue
+			}
+			b.log.Info().Msg("leading: this replica runs the schedules")
+			b.setRole(roleLeader)
+			<-leadCtx.Done()
+			stop()
+			b.setRole(roleStandby)
+			if campaign.Err() == nil {
+				b.log.Warn().Msg("leadership lost: schedules stopped; standing by")
+			}
+		}
+	}()
+	return func() { cancel(); <-done }, nil
+}
+
 // startScheduler registers the jobs and catches up a digest slot and a priority snapshot missed while
 // the bot was down.
 // The returned function stops the scheduler and waits for running jobs.
