@@ -34,3 +34,20 @@ type Store interface {
 	// PruneOutbox deletes at most limit finished entries enqueued before before, oldest first.
 	PruneOutbox(ctx context.Context, before time.Time, limit int) (int, error)
 }
+
+// EventDeduper records Slack event IDs across replicas: SeenEvent atomically records id and reports
+// whether it was already recorded within window before now. Expired records are pruned by the store.
+type EventDeduper interface {
+	SeenEvent(ctx context.Context, id string, now time.Time, window time.Duration) (bool, error)
+}
+
+// Leader elects one replica to run the schedules. Lead blocks until this process leads (or ctx
+// ends), then returns a context that is cancelled as soon as leadership is lost.
+type Leader interface {
+	Lead(ctx context.Context) (context.Context, error)
+}
+
+// Pinger reports whether the store is reachable and writable, for /readyz.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
