@@ -17,7 +17,10 @@ import (
 //
 // Column constraints need no walk: PostgreSQL refuses a row that breaks them. What is checked is
 // what the schema cannot say.
-func (s *Store) Check(ctx context.Context) error {
+func (s *Store) Check(ctx context.Context) error { return s.CheckProgress(ctx, nil) }
+
+// CheckProgress is Check, calling progress after each of its steps.
+func (s *Store) CheckProgress(ctx context.Context, progress func(done, total int)) error {
 	var p []string
 	truncated := false
 	add := func(format string, args ...any) {
@@ -40,7 +43,10 @@ func (s *Store) Check(ctx context.Context) error {
 		return fmt.Errorf("check %s: %w", s.safeURL, err)
 	}
 	defer func() { _ = tx.Rollback(context.Background()) }()
-	for _, c := range checks {
+	for i, c := range checks {
+		if progress != nil {
+			progress(i, len(checks))
+		}
 		rows, err := tx.Query(ctx, c.query)
 		if err != nil {
 			return fmt.Errorf("check %s: %s: %w", s.safeURL, c.name, err)
@@ -57,6 +63,9 @@ func (s *Store) Check(ctx context.Context) error {
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("check %s: %s: %w", s.safeURL, c.name, err)
 		}
+	}
+	if progress != nil {
+		progress(len(checks), len(checks))
 	}
 	if len(p) == 0 {
 		return nil
