@@ -106,7 +106,7 @@ func (c *cli) sandbox(args []string) int {
 	defer stop()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	logger.Info().Str("version", version).Str("db", cfg.DBPath).Str("db_from", dbFrom).Str("config", cfg.ConfigPath).
+	logger.Info().Str("version", version).Str("db", dbName(cfg.DBPath)).Str("db_from", dbFrom).Str("config", cfg.ConfigPath).
 		Msg("workbot sandbox starting")
 
 	botDone := make(chan error, 1)
