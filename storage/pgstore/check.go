@@ -3,6 +3,8 @@ package pgstore
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -45,7 +47,7 @@ func (s *Store) CheckProgress(ctx context.Context, progress func(done, total int
 	defer func() { _ = tx.Rollback(context.Background()) }()
 	for i, c := range checks {
 		if progress != nil {
-			progress(i, len(checks))
+			progress(i, len(checks)+1)
 		}
 		rows, err := tx.Query(ctx, c.query)
 		if err != nil {
@@ -65,7 +67,13 @@ func (s *Store) CheckProgress(ctx context.Context, progress func(done, total int
 		}
 	}
 	if progress != nil {
-		progress(len(checks), len(checks))
+		progress(len(checks), len(checks)+1)
+	}
+	if err := checkRecords(ctx, tx, add); err != nil {
+		return fmt.Errorf("check %s: %w", s.safeURL, err)
+	}
+	if progress != nil {
+		progress(len(checks)+1, len(checks)+1)
 	}
 	if len(p) == 0 {
 		return nil
@@ -169,3 +177,48 @@ var Tables = []string{"items", "handoffs", "people", "events", "bot_state", "out
 
 // IsCheckError reports whether err lists problems found (rather than a failure to check).
 func IsCheckError(err error) bool { return storage.IsCheckError(err) }
+
+// checkRecords compares every item's rec with its columns (to the microsecond, the columns'
+// precision): reads use rec, SQL and indexes use the columns, and they must tell the same story.
+func checkRecords(ctx context.Context, tx pgx.Tx, add func(string, ...any)) error {
+	rows, err := tx.Query(ctx, "SELECT "+itemColumns+", rec FROM items ORDER BY id")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	bad := 0
+	for rows.Next() {
+		var rec []byte
+		cols, err := scanItemColumns(rows, &rec)
+		if err != nil {
+			return err
+		}
+		it, err := storage.DecodeItem(rec)
+		switch {
+		case err != nil:
+			add("items/%d: rec does not decode: %v", cols.ID, err)
+			bad++
+		case !reflect.DeepEqual(microseconds(it), microseconds(cols)):
+			add("items/%d: rec differs from the columns", cols.ID)
+			bad++
+		}
+		if bad >= maxProblems {
+			break
+		}
+	}
+	return rows.Err()
+}
+
+// microseconds is an item with its times cut to PostgreSQL's precision, in UTC.
+func microseconds(it domain.Item) domain.Item {
+	for _, p := range []*time.Time{&it.BlockedAt, &it.DependsSince, &it.NudgedAt, &it.SnoozedUntil, &it.CreatedAt,
+		&it.StageEnteredAt, &it.LastActivityAt, &it.DoneAt, &it.UpdatedAt} {
+		if !p.IsZero() {
+			*p = p.UTC().Truncate(time.Microsecond)
+		}
+	}
+	if len(it.DependsOn) == 0 {
+		it.DependsOn = nil
+	}
+	return it
+}

@@ -164,7 +164,7 @@ var (
 	itemCopyColumns = []string{"id", "key", "title", "details", "kind", "requester", "team", "value", "urgency",
 		"size", "due", "stage", "assignee", "blocked_reason", "blocked_at", "depends_on", "depends_since", "pin",
 		"triaged", "resolution", "duplicate_of", "pending_handoff", "nudged_at", "snoozed_until", "created_at",
-		"stage_entered_at", "last_activity_at", "done_at", "updated_at", "version"}
+		"stage_entered_at", "last_activity_at", "done_at", "updated_at", "version", "rec"}
 	handoffCopyColumns = []string{"id", "item_id", "from_user", "to_user", "to_team", "note_done", "note_next",
 		"note_links", "next_stage", "status", "requested_by", "requested_at", "approved_by", "approved_at",
 		"decided_by", "decided_at", "reason", "escalated_at"}

@@ -133,11 +133,11 @@ func TestOpenWorkUsesPartialIndexes(t *testing.T) {
 	s := openURL(t, pgtest.URL(t))
 	ctx := context.Background()
 	sqlExec(t, s, `INSERT INTO items (id, key, title, details, kind, requester, team, value, urgency, size, stage,
-		assignee, blocked_reason, depends_on, pin, triaged, resolution, duplicate_of, pending_handoff, version)
+		assignee, blocked_reason, depends_on, pin, triaged, resolution, duplicate_of, pending_handoff, version, rec)
 		SELECT g, 'W-' || g, 'closed', '', '', 'U' || (g % 50), '', 1, 1, 1, 'done', 'U' || (g % 7), '', '{}', 0, false,
-		       CASE WHEN g % 100 = 0 THEN '' ELSE 'done' END, 0, 0, 1
+		       CASE WHEN g % 100 = 0 THEN '' ELSE 'done' END, 0, 0, 1, '\x'::bytea
 		FROM generate_series(1, 20000) g`)
-	sqlExec(t, s, "UPDATE items SET requester = 'URARE' WHERE id IN (7, 7007, 17007)")
+	sqlExec(t, s, "UPDATE items SET requester = 'URARE', rec = '\\x00' WHERE id IN (7, 7007, 17007)")
 	sqlExec(t, s, "ANALYZE items")
 	// Any of the partial indexes keeps closed items out; which one is the planner's choice.
 	partial := []string{"items_open"} // items_open, items_open_by_assignee, items_open_by_stage
@@ -252,7 +252,7 @@ func TestClaimsAcrossReplicas(t *testing.T) {
 	if err := a.Update(ctx, func(tx domain.Tx) error { return tx.Enqueue(effects...) }); err != nil {
 		t.Fatal(err)
 	}
-	ea, err := a.ClaimEffects(ctx, "replica-a", 2, 200*time.Millisecond)
+	ea, err := a.ClaimEffects(ctx, "replica-a", 2, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -500,13 +500,20 @@ func TestCheckFindsProblems(t *testing.T) {
 	}
 	sqlExec(t, s, "SELECT setval('item_ids', 1)")
 	sqlExec(t, s, `UPDATE events SET changes = '[{"field": 1}]' WHERE seq = 2`)
+	// A hand-written UPDATE of an item's columns is refused: rec would no longer match.
+	if _, err := s.pool.Exec(ctx, `UPDATE items SET key = 'W-99' WHERE id = 3`); err == nil || !strings.Contains(err.Error(), "changed through workbot") {
+		t.Errorf("UPDATE of columns without rec = %v, want a refusal", err)
+	}
+	sqlExec(t, s, "ALTER TABLE items DISABLE TRIGGER items_keep_rec")
 	sqlExec(t, s, `UPDATE items SET key = 'W-99' WHERE id = 3`)
+	sqlExec(t, s, "ALTER TABLE items ENABLE TRIGGER items_keep_rec")
 	err := s.Check(ctx)
 	var ce *storage.CheckError
-	if !errors.As(err, &ce) || len(ce.Problems) != 3 {
-		t.Fatalf("Check = %v, want three problems", err)
+	if !errors.As(err, &ce) || len(ce.Problems) != 4 {
+		t.Fatalf("Check = %v, want four problems", err)
 	}
-	for _, want := range []string{"item sequence 1 is below the highest item ID 3", "events/2 has malformed changes", `items/3 has key "W-99"`} {
+	for _, want := range []string{"item sequence 1 is below the highest item ID 3", "events/2 has malformed changes",
+		`items/3 has key "W-99"`, "items/3: rec differs from the columns"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Check does not report %q:\n%v", want, err)
 		}

@@ -41,7 +41,6 @@ type txn struct {
 	// move the sequence past them.
 	itemsHeld, handoffsHeld map[uint64]bool
 	names                   map[string]bool // advisory locks held
-	dec                     rowDecoder
 
 	// In read-only transactions, the items named by the events EventsBetween visited: the digest
 	// reads each of them next, and one query for all beats one round trip each.
@@ -118,7 +117,7 @@ func (t *txn) Item(id domain.ItemID) (domain.Item, error) {
 			return it, nil
 		}
 	}
-	q := "SELECT " + itemColumns + " FROM items WHERE id = $1"
+	q := "SELECT " + itemRead + " FROM items WHERE id = $1"
 	if t.write {
 		q += " FOR UPDATE"
 		hold(&t.itemsHeld, uint64(id))
@@ -143,7 +142,7 @@ func (t *txn) queryItems(q string, args []any, fn func(domain.Item) bool) error 
 	}
 	defer rows.Close()
 	for rows.Next() {
-		it, err := decodeItem(&t.dec, rows)
+		it, err := decodeItem(rows)
 		if err != nil {
 			return err
 		}
@@ -191,7 +190,7 @@ func pagedItemsQuery(where string, desc bool) string {
 	if desc {
 		order, cmp = "id DESC", "<"
 	}
-	return fmt.Sprintf("SELECT %s FROM items WHERE %s AND id %s $1 ORDER BY %s LIMIT $2", itemColumns, where, cmp, order)
+	return fmt.Sprintf("SELECT %s FROM items WHERE %s AND id %s $1 ORDER BY %s LIMIT $2", itemRead, where, cmp, order)
 }
 
 // Where clauses of the item iterators; tests EXPLAIN them.
@@ -445,12 +444,12 @@ func (t *txn) EventsBetween(from, to time.Time, fn func(domain.Event) bool) erro
 			return nil
 		}
 		return t.pagedEvents("SELECT "+eventColumns+` FROM events WHERE at IS NOT NULL AND at < $4
-			AND (at, seq) > ($1, $2) ORDER BY at, seq LIMIT $3`,
+			AND (at, seq) > ($1, $2) ORDER BY at NULLS FIRST, seq LIMIT $3`,
 			[]any{pgtype.Timestamptz{InfinityModifier: pgtype.NegativeInfinity, Valid: true}, int64(0)}, []any{to.UTC()},
 			func(e domain.Event) []any { return []any{e.At, int64(e.Seq)} }, fn)
 	}
 	return t.pagedEvents("SELECT "+eventColumns+` FROM events WHERE at >= $4 AND at < $5
-		AND (at, seq) > ($1, $2) ORDER BY at, seq LIMIT $3`,
+		AND (at, seq) > ($1, $2) ORDER BY at NULLS FIRST, seq LIMIT $3`,
 		[]any{from.UTC(), int64(0)}, []any{from.UTC(), to.UTC()},
 		func(e domain.Event) []any { return []any{e.At, int64(e.Seq)} }, fn)
 }
@@ -482,7 +481,7 @@ func (t *txn) prefetched(id domain.ItemID) (domain.Item, bool) {
 	}
 	t.hints = nil
 	t.prefetch = make(map[domain.ItemID]domain.Item, len(ids))
-	err := t.queryItems("SELECT "+itemColumns+" FROM items WHERE id = ANY($1)", []any{ids}, func(it domain.Item) bool {
+	err := t.queryItems("SELECT "+itemRead+" FROM items WHERE id = ANY($1)", []any{ids}, func(it domain.Item) bool {
 		t.prefetch[it.ID] = it
 		return true
 	})
@@ -534,7 +533,7 @@ var itemUpsert = func() string {
 	cols := []string{"id", "key", "title", "details", "kind", "requester", "team", "value", "urgency", "size", "due",
 		"stage", "assignee", "blocked_reason", "blocked_at", "depends_on", "depends_since", "pin", "triaged",
 		"resolution", "duplicate_of", "pending_handoff", "nudged_at", "snoozed_until", "created_at",
-		"stage_entered_at", "last_activity_at", "done_at", "updated_at", "version"}
+		"stage_entered_at", "last_activity_at", "done_at", "updated_at", "version", "rec"}
 	return upsert("items", "id", cols)
 }()
 
