@@ -32,6 +32,10 @@
 //
 // # Transactions and locking
 //
+// A write transaction costs few round trips: BEGIN goes out with its first statement, writes wait
+// for the next read or the commit, and COMMIT goes out with the last writes (conn.go). A database
+// error in a deferred write therefore surfaces at the next read or at commit.
+//
 // View is one REPEATABLE READ, READ ONLY transaction: one snapshot. Update and UpdateState are READ
 // COMMITTED write transactions in which reading a record locks it: items and handoffs with SELECT …
 // FOR UPDATE (a waiter then reads the version the previous holder committed), people and bot state
@@ -52,8 +56,10 @@
 //
 // # Outbox ordering and claims
 //
-// An outbox ID is taken when the entry is inserted, so IDs follow the order transactions enqueued,
-// not the order they commit (T1 takes 10, T2 takes 11, T2 commits first). The claim rule does not
+// An outbox ID is taken when the entry's insert reaches the server. Writes are sent with the next
+// read or with COMMIT (see conn.go), so most entries get their IDs in the commit batch; still, IDs
+// follow the order inserts arrived, not the order transactions commit (T1 takes 10, T2 takes 11, T2
+// commits first). The claim rule does not
 // assume otherwise: an entry is ready when no other unfinished entry that shares its Key or Channel
 // is earlier or under a live claim. Hence per lane at most one entry is in flight whatever the
 // commit order; an entry of a transaction that committed before another began has the lower ID and

@@ -290,9 +290,9 @@ func (s *Store) ExportOutbox(fn func(domain.OutboxEntry) error) error {
 // one query suffices.
 func (s *Store) exportRows(q string, fn func(pgx.Rows) error) error {
 	return s.exportRead(func(t *txn) error {
-		rows, err := t.tx.Query(t.ctx, q)
+		rows, err := t.query("export", q)
 		if err != nil {
-			return t.fail("export", err)
+			return err
 		}
 		defer rows.Close()
 		for rows.Next() {

@@ -56,24 +56,25 @@ func (t *txn) Enqueue(effects ...domain.Effect) error {
 	if len(effects) == 0 {
 		return nil
 	}
-	b := &pgx.Batch{}
 	for _, e := range effects {
 		if err := domain.ValidEffect(e); err != nil {
 			return err
 		}
+	}
+	for _, e := range effects {
 		payload := e.Payload
 		if payload == nil {
 			payload = []byte{}
 		}
-		b.Queue(outboxInsert, e.Kind, e.Key, e.Channel, timeArg(e.At), payload)
+		t.later(outboxInsert, e.Kind, e.Key, e.Channel, timeArg(e.At), payload)
 	}
-	return t.runBatch("enqueue", b, b.Len(), nil)
+	return nil
 }
 
 func (t *txn) effect(id uint64) (domain.OutboxEntry, bool, error) {
-	rows, err := t.tx.Query(t.ctx, "SELECT "+outboxColumns+" FROM outbox WHERE id = $1", int64(id))
+	rows, err := t.query("read outbox", "SELECT "+outboxColumns+" FROM outbox WHERE id = $1", int64(id))
 	if err != nil {
-		return domain.OutboxEntry{}, false, t.fail("read outbox", err)
+		return domain.OutboxEntry{}, false, err
 	}
 	defer rows.Close()
 	if !rows.Next() {
@@ -90,11 +91,11 @@ func (t *txn) finishEffect(id uint64, state domain.OutboxState, res domain.Outbo
 	if state == domain.OutboxPending {
 		return domain.Errorf(domain.EINVALID, "An outbox entry is finished as delivered or failed.")
 	}
-	tag, err := t.tx.Exec(t.ctx, `UPDATE outbox SET state = $2, result_channel = $3, result_ts = $4,
+	tag, err := t.exec("finish effect", `UPDATE outbox SET state = $2, result_channel = $3, result_ts = $4,
 		result_error = $5, result_at = $6, claimed_by = NULL, claimed_until = NULL WHERE id = $1`,
 		int64(id), int16(state), res.Channel, res.TS, res.Error, timeArg(res.At))
 	if err != nil {
-		return t.fail("finish effect", err)
+		return err
 	}
 	if tag.RowsAffected() == 0 {
 		return domain.Errorf(domain.ENOTFOUND, "There is no outbox entry %d.", id)
@@ -153,10 +154,10 @@ func (s stateTx) Scan(bucket, prefix string, fn func(key string, val []byte) boo
 		if inclusive {
 			op = ">="
 		}
-		rows, err := s.t.tx.Query(s.t.ctx, `SELECT key, value FROM bot_state WHERE bucket = $1 AND key `+op+` $2
+		rows, err := s.t.query("scan state", `SELECT key, value FROM bot_state WHERE bucket = $1 AND key `+op+` $2
 			AND starts_with(key, $3) ORDER BY key LIMIT $4`, bucket, last, prefix, page)
 		if err != nil {
-			return s.t.fail("scan state", err)
+			return err
 		}
 		n, stopped := 0, false
 		for rows.Next() {
@@ -195,21 +196,19 @@ func (s stateTx) Put(bucket, key string, val []byte) error {
 	if val == nil {
 		val = []byte{}
 	}
-	b := &pgx.Batch{}
-	s.t.queueLocks(b, stateLock(bucket, key))
-	b.Queue(`INSERT INTO bot_state (bucket, key, value) VALUES ($1, $2, $3)
+	s.t.lockLater(stateLock(bucket, key))
+	s.t.later(`INSERT INTO bot_state (bucket, key, value) VALUES ($1, $2, $3)
 		ON CONFLICT (bucket, key) DO UPDATE SET value = EXCLUDED.value`, bucket, key, val)
-	return s.t.runBatch("store state", b, b.Len(), nil)
+	return nil
 }
 
 func (s stateTx) Delete(bucket, key string) error {
 	if bucket == "" || key == "" || len(bucket) > maxIndexedLen || len(key) > maxIndexedLen {
 		return nil
 	}
-	b := &pgx.Batch{}
-	s.t.queueLocks(b, stateLock(bucket, key))
-	b.Queue("DELETE FROM bot_state WHERE bucket = $1 AND key = $2", bucket, key)
-	return s.t.runBatch("delete state", b, b.Len(), nil)
+	s.t.lockLater(stateLock(bucket, key))
+	s.t.later("DELETE FROM bot_state WHERE bucket = $1 AND key = $2", bucket, key)
+	return nil
 }
 
 func (s stateTx) Enqueue(effects ...domain.Effect) error { return s.t.Enqueue(effects...) }
@@ -258,12 +257,12 @@ func (s *Store) ClaimEffects(ctx context.Context, owner string, max int, lease t
 	var out []domain.OutboxEntry
 	err := s.write(ctx, func(t *txn) error {
 		out = nil
-		if _, err := t.tx.Exec(t.ctx, "SELECT pg_advisory_xact_lock($1)", s.lockKey("outbox-claims")); err != nil {
-			return t.fail("claim effects", err)
+		if _, err := t.exec("claim effects", "SELECT pg_advisory_xact_lock($1)", s.lockKey("outbox-claims")); err != nil {
+			return err
 		}
-		rows, err := t.tx.Query(t.ctx, claimQuery, max)
+		rows, err := t.query("claim effects", claimQuery, max)
 		if err != nil {
-			return t.fail("claim effects", err)
+			return err
 		}
 		ids := []int64{}
 		for rows.Next() {
@@ -282,10 +281,10 @@ func (s *Store) ClaimEffects(ctx context.Context, owner string, max int, lease t
 		if len(ids) == 0 {
 			return nil
 		}
-		_, err = t.tx.Exec(t.ctx, `UPDATE outbox SET claimed_by = $2,
+		_, err = t.exec("claim effects", `UPDATE outbox SET claimed_by = $2,
 			claimed_until = clock_timestamp() + make_interval(secs => $3) WHERE id = ANY($1)`,
 			ids, owner, lease.Seconds())
-		return t.fail("claim effects", err)
+		return err
 	})
 	if err != nil {
 		return nil, err

@@ -310,12 +310,19 @@ func TestLateCommitWaitsForTheLaneInFlight(t *testing.T) {
 	ctx := context.Background()
 	enqueued := make(chan struct{})
 	release := make(chan struct{})
+	var releaseOnce sync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	defer free() // a failing test must not leave the transaction holding its connection
 	done := make(chan error, 1)
 	go func() {
 		first := true
 		done <- s.Update(ctx, func(tx domain.Tx) error {
 			if err := tx.Enqueue(domain.Effect{Kind: "post", Channel: "CLANE", Payload: []byte("slow")}); err != nil {
 				return err
+			}
+			// Writes go out with the next statement: a read sends the insert, which takes its ID now.
+			if _, err := tx.Item(99); domain.ErrorCode(err) != domain.ENOTFOUND {
+				return fmt.Errorf("Item(99) = %v", err)
 			}
 			if first {
 				first = false
@@ -335,7 +342,7 @@ func TestLateCommitWaitsForTheLaneInFlight(t *testing.T) {
 	if err != nil || len(es) != 1 || string(es[0].Payload) != "fast" || es[0].ID != 2 {
 		t.Fatalf("claim = %+v, %v; want the committed entry 2", es, err)
 	}
-	close(release)
+	free()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}

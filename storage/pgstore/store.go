@@ -178,7 +178,7 @@ func (s *Store) read(ctx context.Context, fn func(*txn) error) error {
 		return s.ioErr("begin", err)
 	}
 	defer func() { _ = tx.Rollback(context.Background()) }()
-	t := &txn{s: s, ctx: ctx, tx: tx}
+	t := &txn{s: s, ctx: ctx, db: tx}
 	return callSafely(func() error { return fn(t) })
 }
 
@@ -222,14 +222,16 @@ func (e *retryError) Error() string { return "transaction must be retried: " + e
 func (e *retryError) Unwrap() error { return e.cause }
 
 func (s *Store) writeOnce(ctx context.Context, fn func(*txn) error) error {
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return s.ioErr("begin", err)
+		return s.ioErr("connect", err)
 	}
-	t := &txn{s: s, ctx: ctx, tx: tx, write: true}
+	// A connection still inside a transaction (a failed rollback) is discarded by the pool.
+	defer conn.Release()
+	t := &txn{s: s, ctx: ctx, db: conn, write: true}
 	err = callSafely(func() error { return fn(t) })
 	if err != nil {
-		_ = tx.Rollback(context.Background())
+		t.rollback()
 		if t.dbErr != nil && retryable(t.dbErr) && !retryable(err) {
 			return &retryError{cause: t.dbErr}
 		}
@@ -237,17 +239,22 @@ func (s *Store) writeOnce(ctx context.Context, fn func(*txn) error) error {
 	}
 	// A caller that gave up must not have its change committed.
 	if err := ctx.Err(); err != nil {
-		_ = tx.Rollback(context.Background())
+		t.rollback()
 		return err
 	}
-	if err := tx.Commit(ctx); err != nil {
-		if retryable(err) {
-			return err
-		}
-		if t.dbErr != nil && retryable(t.dbErr) {
+	if err := t.commit(); err != nil {
+		t.rollback()
+		var pe *pgconn.PgError
+		switch {
+		case retryable(t.dbErr):
 			return &retryError{cause: t.dbErr}
+		case errors.As(t.dbErr, &pe):
+			// The server refused a deferred write or the commit: nothing was committed.
+			return err
+		default:
+			// The connection broke during the commit: the change may be in. Not retried.
+			return s.ioErr("commit (outcome unknown)", t.dbErr)
 		}
-		return s.ioErr("commit", err)
 	}
 	return nil
 }

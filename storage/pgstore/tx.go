@@ -32,8 +32,12 @@ const maxIndexedLen = 1024
 type txn struct {
 	s     *Store
 	ctx   context.Context
-	tx    pgx.Tx
+	db    dbconn
 	write bool
+	// begun: BEGIN was sent (write transactions send it with their first statement); pending: writes
+	// not sent yet (see conn.go).
+	begun   bool
+	pending *pgx.Batch
 	// dbErr is the first database error of the transaction: fn may wrap or drop it, and the retry
 	// decision needs the original.
 	dbErr error
@@ -83,24 +87,13 @@ func (t *txn) queueLocks(b *pgx.Batch, names ...string) {
 	}
 }
 
-// runBatch sends b and checks every result but the ones read by read (given the BatchResults
-// positioned after the locks).
-func (t *txn) runBatch(op string, b *pgx.Batch, locks int, read func(pgx.BatchResults) error) error {
-	br := t.tx.SendBatch(t.ctx, b)
-	for i := 0; i < locks; i++ {
-		if _, err := br.Exec(); err != nil {
-			_ = br.Close()
-			return t.fail(op, err)
-		}
+// lockLater queues the advisory locks for names not yet held ahead of the writes that follow.
+func (t *txn) lockLater(names ...string) {
+	b := &pgx.Batch{}
+	t.queueLocks(b, names...)
+	for _, q := range b.QueuedQueries {
+		t.later(q.SQL, q.Arguments...)
 	}
-	var err error
-	if read != nil {
-		err = read(br)
-	}
-	if cerr := br.Close(); err == nil && cerr != nil {
-		err = t.fail(op, cerr)
-	}
-	return err
 }
 
 func hold(m *map[uint64]bool, id uint64) {
@@ -136,9 +129,9 @@ func (t *txn) Item(id domain.ItemID) (domain.Item, error) {
 
 // queryItems runs one item query and visits its rows; it reports whether fn stopped early.
 func (t *txn) queryItems(q string, args []any, fn func(domain.Item) bool) error {
-	rows, err := t.tx.Query(t.ctx, q, args...)
+	rows, err := t.query("read items", q, args...)
 	if err != nil {
-		return t.fail("read items", err)
+		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -262,9 +255,9 @@ func (t *txn) Handoff(id domain.HandoffID) (domain.Handoff, error) {
 }
 
 func (t *txn) queryHandoffs(q string, args []any, fn func(domain.Handoff) bool) error {
-	rows, err := t.tx.Query(t.ctx, q, args...)
+	rows, err := t.query("read handoffs", q, args...)
 	if err != nil {
-		return t.fail("read handoffs", err)
+		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -343,9 +336,9 @@ func (t *txn) People(fn func(domain.Person) bool) error {
 	q := "SELECT " + personColumns + " FROM people WHERE id > $1 ORDER BY id LIMIT $2"
 	last := ""
 	for page := firstPage; ; page = min(2*page, maxPage) {
-		rows, err := t.tx.Query(t.ctx, q, last, page)
+		rows, err := t.query("read people", q, last, page)
 		if err != nil {
-			return t.fail("read people", err)
+			return err
 		}
 		n, stopped := 0, false
 		for rows.Next() {
@@ -395,9 +388,9 @@ func scanEvent(rows pgx.Rows) (domain.Event, error) {
 func (t *txn) pagedEvents(q string, first []any, args []any, next func(domain.Event) []any, fn func(domain.Event) bool) error {
 	key := first
 	for page := firstPage; ; page = min(2*page, maxPage) {
-		rows, err := t.tx.Query(t.ctx, q, append(append(append([]any{}, key...), page), args...)...)
+		rows, err := t.query("read events", q, append(append(append([]any{}, key...), page), args...)...)
 		if err != nil {
-			return t.fail("read events", err)
+			return err
 		}
 		n, stopped := 0, false
 		for rows.Next() {
@@ -500,9 +493,9 @@ func (t *txn) prefetched(id domain.ItemID) (domain.Item, bool) {
 // NextItemID allocates from a sequence. A transaction that rolls back or is retried does not give
 // its numbers back, so item IDs (and keys) can have gaps; they never repeat.
 func (t *txn) NextItemID() (domain.ItemID, error) {
-	var n int64
-	if err := t.tx.QueryRow(t.ctx, "SELECT nextval('item_ids')").Scan(&n); err != nil {
-		return 0, t.fail("next item ID", err)
+	n, err := t.nextval("item_ids")
+	if err != nil {
+		return 0, err
 	}
 	hold(&t.itemsHeld, uint64(n))
 	return domain.ItemID(n), nil
@@ -510,12 +503,29 @@ func (t *txn) NextItemID() (domain.ItemID, error) {
 
 // NextHandoffID allocates from a sequence; gaps as for NextItemID.
 func (t *txn) NextHandoffID() (domain.HandoffID, error) {
-	var n int64
-	if err := t.tx.QueryRow(t.ctx, "SELECT nextval('handoff_ids')").Scan(&n); err != nil {
-		return 0, t.fail("next handoff ID", err)
+	n, err := t.nextval("handoff_ids")
+	if err != nil {
+		return 0, err
 	}
 	hold(&t.handoffsHeld, uint64(n))
 	return domain.HandoffID(n), nil
+}
+
+func (t *txn) nextval(seq string) (int64, error) {
+	var n int64
+	rows, err := t.query("next "+seq, "SELECT nextval('"+seq+"')")
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return 0, t.fail("next "+seq, rows.Err())
+	}
+	if err := rows.Scan(&n); err != nil {
+		return 0, t.fail("next "+seq, err)
+	}
+	rows.Close()
+	return n, t.fail("next "+seq, rows.Err())
 }
 
 func checkIndexed(what, s string) error {
@@ -569,13 +579,12 @@ func (t *txn) PutItem(it domain.Item) error {
 			return err
 		}
 	}
-	b := &pgx.Batch{}
-	b.Queue(itemUpsert, itemArgs(it)...)
+	t.later(itemUpsert, itemArgs(it)...)
 	if !t.itemsHeld[uint64(it.ID)] {
-		b.Queue(fmt.Sprintf(raiseSeq, "item_ids"), int64(it.ID))
+		t.later(fmt.Sprintf(raiseSeq, "item_ids"), int64(it.ID))
 	}
 	hold(&t.itemsHeld, uint64(it.ID))
-	return t.runBatch("store item", b, b.Len(), nil)
+	return nil
 }
 
 var handoffUpsert = upsert("handoffs", "id", []string{"id", "item_id", "from_user", "to_user", "to_team",
@@ -586,13 +595,12 @@ func (t *txn) PutHandoff(h domain.Handoff) error {
 	if h.ID == 0 {
 		return domain.Errorf(domain.EINVALID, "A handoff needs an ID from NextHandoffID.")
 	}
-	b := &pgx.Batch{}
-	b.Queue(handoffUpsert, handoffArgs(h)...)
+	t.later(handoffUpsert, handoffArgs(h)...)
 	if !t.handoffsHeld[uint64(h.ID)] {
-		b.Queue(fmt.Sprintf(raiseSeq, "handoff_ids"), int64(h.ID))
+		t.later(fmt.Sprintf(raiseSeq, "handoff_ids"), int64(h.ID))
 	}
 	hold(&t.handoffsHeld, uint64(h.ID))
-	return t.runBatch("store handoff", b, b.Len(), nil)
+	return nil
 }
 
 var personUpsert = upsert("people", "id", []string{"id", "team", "capacity", "capacity_set", "away_until",
@@ -611,10 +619,9 @@ func (t *txn) PutPerson(p domain.Person) error {
 	if err := checkIndexed("user ID", string(p.ID)); err != nil {
 		return err
 	}
-	b := &pgx.Batch{}
-	t.queueLocks(b, personLock(p.ID))
-	b.Queue(personUpsert, personArgs(p)...)
-	return t.runBatch("store person", b, b.Len(), nil)
+	t.lockLater(personLock(p.ID))
+	t.later(personUpsert, personArgs(p)...)
+	return nil
 }
 
 const eventInsert = `INSERT INTO events (seq, at, actor, type, item_id, subject, handoff_id, changes, note)
@@ -627,7 +634,7 @@ func (t *txn) AppendEvent(e domain.Event) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.tx.Exec(t.ctx, eventInsert, timeArg(e.At), string(e.Actor), string(e.Type), int64(e.ItemID),
+	t.later(eventInsert, timeArg(e.At), string(e.Actor), string(e.Type), int64(e.ItemID),
 		string(e.Subject), int64(e.Handoff), changes, e.Note)
-	return t.fail("append event", err)
+	return nil
 }
