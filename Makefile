@@ -23,8 +23,13 @@ run: build
 		exec ./$(BIN) sandbox; \
 	fi
 
+# With WORKBOT_TEST_POSTGRES set (.ci/run sets it), the end-to-end tests run a second time on PostgreSQL.
 test:
 	$(GO) test -race -count=1 ./...
+	@if [ -n "$$WORKBOT_TEST_POSTGRES" ]; then \
+		echo "end-to-end tests on PostgreSQL"; \
+		WORKBOT_E2E_STORE=postgres $(GO) test -race -count=1 ./bot; \
+	fi
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

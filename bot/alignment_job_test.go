@@ -10,7 +10,6 @@ import (
 
 	"workbot/bot/slackfake"
 	"workbot/domain"
-	"workbot/storage"
 )
 
 func (h *harness) setNow(t time.Time) {
@@ -45,7 +44,7 @@ func snapshotsIn(t *testing.T, st interface {
 // start-up catch-up included, so what is there is final.
 func storedSnapshots(t *testing.T, h *harness) map[string]snapshotRecord {
 	t.Helper()
-	db, err := storage.Open(h.dbPath, storage.Options{ReadOnly: true, Timeout: time.Second})
+	db, err := openE2E(h.dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}

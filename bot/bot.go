@@ -57,6 +57,9 @@ type Config struct {
 	Owner string
 	// Metrics, when set, receives what the bot measures (see NewMetrics).
 	Metrics *Metrics
+	// ClaimLease is how long an outbox claim holds unless renewed (default 30 s): how long the entries
+	// a dead replica was delivering wait before another takes them.
+	ClaimLease time.Duration
 }
 
 // Bot is the Socket Mode runtime: it reads envelopes, acks them in time, and runs handlers that call the
@@ -144,6 +147,9 @@ func New(cfg Config, store Store) (*Bot, error) {
 	b.store = kickingStore{Store: store, kick: func() { b.out.kick() }, metrics: cfg.Metrics}
 	b.api.metrics = cfg.Metrics
 	b.out = newOutbox(b, b.store, cfg.Owner)
+	if cfg.ClaimLease > 0 {
+		b.out.lease = cfg.ClaimLease
+	}
 	b.svc = &domain.Service{Store: b.store, Policy: cfg.Policy, Now: cfg.Now, Effects: b.effectsFor}
 	b.sm = socketmode.New(api)
 	return b, nil

@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +15,8 @@ import (
 	"workbot/bot/slackfake"
 	"workbot/domain"
 	"workbot/storage"
+	"workbot/storage/pgstore"
+	"workbot/storage/pgstore/pgtest"
 )
 
 // People and channels of the end-to-end workspace.
@@ -30,12 +33,39 @@ const (
 
 const wait = 10 * time.Second
 
+// testStore is a store the end-to-end tests can check and close: bbolt's or PostgreSQL's.
+type testStore interface {
+	Store
+	CheckConsistency() error
+	Close() error
+}
+
+// e2eStore picks the store the end-to-end tests run on: bbolt by default, PostgreSQL when
+// WORKBOT_E2E_STORE=postgres (CI runs the suite both ways).
+var e2eStore = os.Getenv("WORKBOT_E2E_STORE")
+
+func e2eDatabase(t testing.TB) string {
+	if e2eStore == "postgres" {
+		return pgtest.URL(t)
+	}
+	return filepath.Join(t.TempDir(), "workbot.db")
+}
+
+func openE2E(db string) (testStore, error) {
+	if pgstore.IsURL(db) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		return pgstore.Open(ctx, db, pgstore.Options{MaxConns: 8})
+	}
+	return storage.Open(db, storage.Options{Timeout: time.Second})
+}
+
 // harness runs the real bot against the fake Slack over a real websocket, on a real bbolt file.
 type harness struct {
 	t      testing.TB
 	fake   *slackfake.Fake
-	dbPath string
-	db     *storage.DB
+	dbPath string // a bbolt file, or a PostgreSQL URL with its own schema (WORKBOT_E2E_STORE=postgres)
+	db     testStore
 	bot    *Bot
 	policy *domain.Policy
 	cfg    Config
@@ -46,7 +76,7 @@ type harness struct {
 	// noDelivery starts bots whose outbox delivers nothing: a crash right after every commit.
 	noDelivery bool
 	// wrap, when set, wraps the store each started bot gets (to add a replica's capabilities).
-	wrap func(*storage.DB) Store
+	wrap func(testStore) Store
 
 	mu     sync.Mutex
 	now    time.Time
@@ -88,7 +118,7 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	p.Teams = []domain.Team{{ID: "eng", Name: "Engineering", Leads: []domain.UserID{uLead}, Members: []domain.UserID{uDev, uQA}}}
 	h := &harness{
 		t: t, fake: fake, policy: p,
-		dbPath: filepath.Join(t.TempDir(), "workbot.db"),
+		dbPath: e2eDatabase(t),
 		now:    time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC), // a Tuesday
 	}
 	h.cfg = Config{
@@ -96,6 +126,8 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 		IntakeChannel: cIntake, LeadershipChannels: []string{cLeads}, NotifySourceThread: true,
 		Policy: p, Now: h.clock, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
 		ShutdownGrace: 5 * time.Second,
+		// A crashed bot's claims must free soon on PostgreSQL, where they outlive the process.
+		ClaimLease: 2 * time.Second,
 	}
 	for _, o := range opts {
 		o(h)
@@ -120,7 +152,7 @@ func (h *harness) advance(d time.Duration) {
 // start opens the DB and runs the bot until stop.
 func (h *harness) start() {
 	h.t.Helper()
-	db, err := storage.Open(h.dbPath, storage.Options{Timeout: time.Second})
+	db, err := openE2E(h.dbPath)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -5,14 +5,12 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"workbot/storage"
 )
 
 // electedStore is the bbolt store with a leadership the test hands out and takes back, standing in
 // for PostgreSQL's advisory lock.
 type electedStore struct {
-	*storage.DB
+	testStore
 	grant chan context.Context
 }
 
@@ -31,7 +29,7 @@ func TestSchedulesRunOnlyWhileLeading(t *testing.T) {
 	grant := make(chan context.Context)
 	h := newHarness(t, func(h *harness) {
 		everySecond(&h.cfg)
-		h.wrap = func(db *storage.DB) Store { return electedStore{DB: db, grant: grant} }
+		h.wrap = func(db testStore) Store { return electedStore{testStore: db, grant: grant} }
 	})
 	h.fake.AddChannel(cLeads2, "leadership-2")
 	h.request(uReq, "Something to report", "2")

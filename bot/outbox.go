@@ -34,11 +34,11 @@ import (
 const (
 	// metaEventType marks workbot's posts in Slack's message metadata.
 	metaEventType = "workbot_outbox"
-	// claimLease is how long a claim holds without being finished; a replica that dies releases its
-	// claims when they expire.
-	claimLease = 5 * time.Minute
-	// holdMax bounds how long one claim is kept while a transient failure is retried, well inside the
-	// lease so that no other deliverer can take the entry while this one may still post it.
+	// defaultClaimLease is how long a claim holds unless renewed: the deliverer renews its claims
+	// every third of it while it works, so a replica that dies frees its entries within a lease.
+	defaultClaimLease = 30 * time.Second
+	// holdMax bounds how long one claim is kept while a transient failure is retried; then the entry
+	// rests and another attempt (maybe by another replica) comes later.
 	holdMax = 2 * time.Minute
 	// historySlack is how far before an entry's first attempt its post is looked for, against clock
 	// skew between us and Slack.
@@ -84,6 +84,8 @@ type outbox struct {
 	// pollEvery is how often the store is asked for work nobody announced (another replica's, or an
 	// entry whose retry is due).
 	pollEvery time.Duration
+	// lease is how long a claim holds unless renewed.
+	lease time.Duration
 
 	wake chan struct{}
 
@@ -106,7 +108,7 @@ type outbox struct {
 
 func newOutbox(b *Bot, store Store, owner string) *outbox {
 	return &outbox{
-		b: b, store: store, owner: owner, workers: 8, pollEvery: time.Second,
+		b: b, store: store, owner: owner, workers: 8, pollEvery: time.Second, lease: defaultClaimLease,
 		wake: make(chan struct{}, 1), inflight: map[uint64]bool{}, notBefore: map[uint64]time.Time{},
 	}
 }
@@ -124,6 +126,8 @@ func (o *outbox) kick() {
 func (o *outbox) run(ctx context.Context, stop <-chan struct{}) {
 	poll := time.NewTicker(o.pollEvery)
 	defer poll.Stop()
+	renew := time.NewTicker(o.lease / 3)
+	defer renew.Stop()
 	for {
 		if o.crashed.Load() {
 			return
@@ -136,7 +140,25 @@ func (o *outbox) run(ctx context.Context, stop <-chan struct{}) {
 			return
 		case <-o.wake:
 		case <-poll.C:
+		case <-renew.C:
+			o.renewClaims(ctx)
 		}
+	}
+}
+
+// renewClaims extends this deliverer's claims on the entries it is delivering.
+func (o *outbox) renewClaims(ctx context.Context) {
+	o.mu.Lock()
+	ids := make([]uint64, 0, len(o.inflight))
+	for id := range o.inflight {
+		ids = append(ids, id)
+	}
+	o.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	if err := o.store.ExtendClaims(ctx, o.owner, ids, o.lease); err != nil && ctx.Err() == nil {
+		o.b.log.Warn().Err(err).Msg("outbox: cannot renew claims")
 	}
 }
 
@@ -175,7 +197,7 @@ func (o *outbox) claim(ctx context.Context) int {
 	if free <= 0 || ctx.Err() != nil {
 		return 0
 	}
-	entries, err := o.store.ClaimEffects(ctx, o.owner, free, claimLease)
+	entries, err := o.store.ClaimEffects(ctx, o.owner, free, o.lease)
 	if err != nil {
 		if ctx.Err() == nil {
 			o.b.log.Error().Err(err).Msg("outbox: cannot claim entries")

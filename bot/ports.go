@@ -26,6 +26,10 @@ type Store interface {
 	ClaimEffects(ctx context.Context, owner string, max int, lease time.Duration) ([]domain.OutboxEntry, error)
 	// ReleaseEffect gives up owner's claim on an unfinished entry (at shutdown, say).
 	ReleaseEffect(ctx context.Context, owner string, id uint64) error
+	// ExtendClaims renews owner's claims on ids for another lease, while their deliveries go on, so a
+	// short lease frees a dead owner's entries soon without a live owner losing one mid-delivery.
+	// Claims owner no longer holds are left alone.
+	ExtendClaims(ctx context.Context, owner string, ids []uint64, lease time.Duration) error
 	// MarkAttempt durably records, before the call, that a delivery that may take effect starts at
 	// at, so that whoever delivers the entry next looks for its result before acting again. The
 	// first attempt's time is kept (OutboxEntry.AttemptedAt); each call counts one more attempt.

@@ -189,7 +189,10 @@ func (db *DB) Backup(w io.Writer) (int64, error) {
 
 // BackupFile writes a backup to path atomically: into path+".tmp" (mode 0600), synced, then renamed.
 // It refuses to write over the live database.
-func (db *DB) BackupFile(path string) error {
+func (db *DB) BackupFile(path string) error { return db.BackupFileVia(path, nil) }
+
+// BackupFileVia is BackupFile writing through wrap(file), so a caller can count the bytes.
+func (db *DB) BackupFileVia(path string, wrap func(io.Writer) io.Writer) error {
 	if same, err := sameFile(path, db.path); err != nil {
 		return err
 	} else if same {
@@ -205,7 +208,11 @@ func (db *DB) BackupFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	_, err = db.Backup(f)
+	var w io.Writer = f
+	if wrap != nil {
+		w = wrap(f)
+	}
+	_, err = db.Backup(w)
 	if err == nil {
 		err = f.Sync()
 	}

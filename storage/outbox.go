@@ -276,6 +276,19 @@ func (db *DB) ReleaseEffect(_ context.Context, owner string, id uint64) error {
 	return nil
 }
 
+// ExtendClaims renews owner's live claims on ids for another lease.
+func (db *DB) ExtendClaims(_ context.Context, owner string, ids []uint64, lease time.Duration) error {
+	db.claims.mu.Lock()
+	defer db.claims.mu.Unlock()
+	until := time.Now().Add(lease)
+	for _, id := range ids {
+		if cl, ok := db.claims.by[id]; ok && cl.owner == owner {
+			db.claims.by[id] = claim{owner: owner, until: until}
+		}
+	}
+	return nil
+}
+
 func (db *DB) dropClaims(ids []uint64) {
 	if len(ids) == 0 {
 		return

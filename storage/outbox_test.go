@@ -3,7 +3,6 @@ package storage
 import (
 	"context"
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
@@ -40,159 +39,9 @@ func finish(t *testing.T, db *DB, id uint64) {
 	}
 }
 
-func TestOutboxLanesKeepOrder(t *testing.T) {
-	db := openTestDB(t)
-	at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
-	enqueue(t, db,
-		domain.Effect{Kind: "post", Key: "item:1", Channel: "CINTAKE", At: at, Payload: []byte("a")}, // 1
-		domain.Effect{Kind: "thread", Key: "item:1", At: at},                                         // 2: after 1 (key)
-		domain.Effect{Kind: "post", Key: "item:2", Channel: "CINTAKE", At: at},                       // 3: after 1 (channel)
-		domain.Effect{Kind: "dm", Key: "item:3", Channel: "dm:U1", At: at},                           // 4: free
-		domain.Effect{Kind: "home", Key: "home:U1", At: at},                                          // 5: free
-	)
-	if got := claimIDs(t, db, "a", 10); !slices.Equal(got, []uint64{1, 4, 5}) {
-		t.Fatalf("first claim = %v, want [1 4 5]", got)
-	}
-	// Claimed entries are not handed out twice, and their lanes stay blocked.
-	if got := claimIDs(t, db, "b", 10); len(got) != 0 {
-		t.Fatalf("second claim = %v, want nothing", got)
-	}
-	finish(t, db, 1)
-	if got := claimIDs(t, db, "b", 10); !slices.Equal(got, []uint64{2, 3}) {
-		t.Fatalf("after finishing 1: %v, want [2 3]", got)
-	}
-	if got := claimIDs(t, db, "b", 1); len(got) != 0 {
-		t.Fatalf("nothing else is ready: %v", got)
-	}
-	// A released claim is ready again at once; a release by someone else changes nothing.
-	if err := db.ReleaseEffect(context.Background(), "nobody", 4); err != nil {
-		t.Fatal(err)
-	}
-	if got := claimIDs(t, db, "c", 10); len(got) != 0 {
-		t.Fatalf("a stranger's release freed %v", got)
-	}
-	if err := db.ReleaseEffect(context.Background(), "a", 4); err != nil {
-		t.Fatal(err)
-	}
-	if got := claimIDs(t, db, "c", 10); !slices.Equal(got, []uint64{4}) {
-		t.Fatalf("after release: %v, want [4]", got)
-	}
-	n, oldest, err := db.OutboxStats(context.Background())
-	if err != nil || n != 4 || !oldest.Equal(at) {
-		t.Errorf("stats = %d, %v, %v; want 4 pending since %v", n, oldest, err, at)
-	}
-}
 
-func TestOutboxLeaseExpires(t *testing.T) {
-	db := openTestDB(t)
-	enqueue(t, db, domain.Effect{Kind: "dm", Key: "k"})
-	es, err := db.ClaimEffects(context.Background(), "dead", 1, time.Millisecond)
-	if err != nil || len(es) != 1 {
-		t.Fatalf("claim: %v %v", es, err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if got := claimIDs(t, db, "alive", 1); slices.Equal(got, []uint64{1}) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("an expired claim was never handed out again")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
 
-func TestOutboxEntryLifecycle(t *testing.T) {
-	db := openTestDB(t)
-	at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
-	enqueue(t, db, domain.Effect{Kind: "post", Key: "item:7", Channel: "C1", At: at, Payload: []byte(`{"x":1}`)})
-	ctx := context.Background()
-	tried := at.Add(time.Second)
-	if err := db.MarkAttempt(ctx, 1, tried); err != nil {
-		t.Fatal(err)
-	}
-	var e domain.OutboxEntry
-	if err := db.ViewState(ctx, func(tx domain.StateReader) error {
-		var ok bool
-		var err error
-		e, ok, err = tx.Effect(1)
-		if !ok {
-			t.Error("entry 1 not found")
-		}
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if e.Kind != "post" || e.Key != "item:7" || e.Channel != "C1" || !e.At.Equal(at) || string(e.Payload) != `{"x":1}` ||
-		e.State != domain.OutboxPending || !e.AttemptedAt.Equal(tried) || e.Attempts != 1 {
-		t.Errorf("entry = %+v", e)
-	}
-	// Finishing and a state write commit together.
-	err := db.UpdateState(ctx, func(tx domain.StateTx) error {
-		if err := tx.Put("item_messages", "7", []byte("ref")); err != nil {
-			return err
-		}
-		return tx.FinishEffect(1, domain.OutboxDelivered, domain.OutboxResult{Channel: "C1", TS: "100.1", At: tried})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.ViewState(ctx, func(tx domain.StateReader) error {
-		e, _, _ = tx.Effect(1)
-		v, _ := tx.Get("item_messages", "7")
-		if string(v) != "ref" {
-			t.Errorf("state write lost: %q", v)
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if e.State != domain.OutboxDelivered || e.Result.TS != "100.1" || e.Result.Channel != "C1" {
-		t.Errorf("finished entry = %+v", e)
-	}
-	if n, _, _ := db.OutboxStats(ctx); n != 0 {
-		t.Errorf("pending after finish = %d", n)
-	}
-	if err := db.CheckConsistency(); err != nil {
-		t.Error(err)
-	}
-	// Pending entries are never pruned; finished ones older than the cut are.
-	enqueue(t, db, domain.Effect{Kind: "post", At: at})
-	n, err := db.PruneOutbox(ctx, at.Add(time.Hour), 100)
-	if err != nil || n != 1 {
-		t.Fatalf("prune = %d, %v; want 1", n, err)
-	}
-	if got := claimIDs(t, db, "a", 10); !slices.Equal(got, []uint64{2}) {
-		t.Errorf("after prune the pending entry is %v, want [2]", got)
-	}
-	err = db.UpdateState(ctx, func(tx domain.StateTx) error {
-		return tx.FinishEffect(1, domain.OutboxDelivered, domain.OutboxResult{})
-	})
-	if domain.ErrorCode(err) != domain.ENOTFOUND {
-		t.Errorf("finishing a pruned entry = %v, want ENOTFOUND", err)
-	}
-}
 
-func TestOutboxRollsBackWithTheChange(t *testing.T) {
-	db := openTestDB(t)
-	boom := domain.Errorf(domain.ECONFLICT, "no")
-	err := db.Update(context.Background(), func(tx domain.Tx) error {
-		if err := tx.Enqueue(domain.Effect{Kind: "post"}); err != nil {
-			return err
-		}
-		return boom
-	})
-	if err != boom {
-		t.Fatalf("Update = %v", err)
-	}
-	if n, _, _ := db.OutboxStats(context.Background()); n != 0 {
-		t.Errorf("an effect of a failed transaction was kept: %d pending", n)
-	}
-	err = db.Update(context.Background(), func(tx domain.Tx) error { return tx.Enqueue(domain.Effect{}) })
-	if domain.ErrorCode(err) != domain.EINVALID {
-		t.Errorf("an effect without a kind = %v, want EINVALID", err)
-	}
-}
 
 func TestCheckFindsOutboxDamage(t *testing.T) {
 	db := openTestDB(t)

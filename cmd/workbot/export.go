@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -13,7 +14,6 @@ import (
 	"time"
 
 	"workbot/domain"
-	"workbot/storage"
 )
 
 // exportedItem is the stable export shape of an item. It is separate from domain.Item so that renaming
@@ -118,7 +118,7 @@ func exportEvent(e domain.Event) exportedEvent {
 
 func (c *cli) export(args []string) int {
 	fs := c.flags("export")
-	db := fs.String("db", "", "database file to read (default $WORKBOT_DB); it must not be held by a running workbot")
+	db := fs.String("db", "", "database file or postgres:// URL to read (default $WORKBOT_DB); a file must not be held by a running workbot")
 	format := fs.String("format", "json", "items as json (an array) or csv")
 	events := fs.Bool("events", false, "export the audit events as JSON lines instead of the items")
 	out := fs.String("out", "", "write to this file (mode 0600) instead of standard output")
@@ -135,11 +135,12 @@ func (c *cli) export(args []string) int {
 	if *events && *format != "json" {
 		return c.fail(exitUsage, errors.New("--events writes JSON lines; --format csv applies to items only"))
 	}
-	src, err := storage.Open(path, storage.Options{ReadOnly: true})
+	src, err := openForRead(context.Background(), path)
 	if err != nil {
 		return c.fail(exitFailure, err)
 	}
 	defer src.Close()
+	src = c.exportProgress(src, *events)
 
 	w := c.stdout
 	var file *os.File
@@ -151,6 +152,7 @@ func (c *cli) export(args []string) int {
 		w = file
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
+	defer c.finishProgress(src)
 	switch {
 	case *events:
 		err = writeEvents(bw, src)
@@ -174,7 +176,7 @@ func (c *cli) export(args []string) int {
 }
 
 // writeItemsJSON streams the array so that a large history is never held in memory at once.
-func writeItemsJSON(w io.Writer, src *storage.DB) error {
+func writeItemsJSON(w io.Writer, src exporter) error {
 	if _, err := io.WriteString(w, "["); err != nil {
 		return err
 	}
@@ -198,7 +200,7 @@ func writeItemsJSON(w io.Writer, src *storage.DB) error {
 	return err
 }
 
-func writeItemsCSV(w io.Writer, src *storage.DB) error {
+func writeItemsCSV(w io.Writer, src exporter) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(itemCSVHeader); err != nil {
 		return err
@@ -224,7 +226,7 @@ func sanitizeCSV(row []string) []string {
 	return row
 }
 
-func writeEvents(w io.Writer, src *storage.DB) error {
+func writeEvents(w io.Writer, src exporter) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	return src.ExportEvents(func(e domain.Event) error { return enc.Encode(exportEvent(e)) })

@@ -21,6 +21,7 @@ import (
 	"workbot/bot"
 	"workbot/domain"
 	"workbot/storage"
+	"workbot/storage/pgstore"
 )
 
 // version is set at build time: go build -ldflags "-X main.version=v1.2.3".
@@ -38,12 +39,14 @@ const usage = `workbot: a Slack bot for work intake, prioritisation, assignment,
 Usage:
   workbot [run] [--config FILE] [--db FILE] [--log-level LEVEL] [--log-format json|console]
   workbot sandbox [--addr 127.0.0.1:8089] [--config FILE] [--db FILE]   (local Slack + web client, no tokens)
-  workbot export --db FILE [--format json|csv] [--events] [--out FILE]
+  workbot export --db FILE|URL [--format json|csv] [--events] [--out FILE]
   workbot backup --db FILE --out FILE
-  workbot check --db FILE
+  workbot check --db FILE|URL
+  workbot migrate --from FILE --to postgres://... [--force]
   workbot version
   workbot help
 
+--db (WORKBOT_DB) is a bbolt file, or a postgres:// URL for a database several replicas share.
 Environment: WORKBOT_CONFIG, WORKBOT_DB, WORKBOT_LOG_LEVEL, WORKBOT_LOG_FORMAT,
 SLACK_BOT_TOKEN (xoxb-...), SLACK_APP_TOKEN (xapp-...), SLACK_API_URL.
 Flags override the environment, which overrides the config file. See README.md.
@@ -83,6 +86,8 @@ func (c *cli) run(args []string) int {
 		return c.backup(args)
 	case "check":
 		return c.check(args)
+	case "migrate":
+		return c.migrate(args)
 	case "version":
 		fmt.Fprintln(c.stdout, versionString())
 		return exitOK
@@ -201,13 +206,13 @@ func (c *cli) runBot(args []string) int {
 		return c.fail(exitUsage, err)
 	}
 
-	db, err := storage.Open(cfg.DBPath, storage.Options{})
+	db, err := openForRun(cfg.DBPath)
 	if err != nil {
 		return c.fail(exitFailure, err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	logger.Info().Str("version", version).Str("db", cfg.DBPath).Str("config", cfg.ConfigPath).Msg("workbot starting")
+	logger.Info().Str("version", version).Str("db", dbName(cfg.DBPath)).Str("config", cfg.ConfigPath).Msg("workbot starting")
 	botErr := c.startBot(ctx, cfg, db, logger)
 	stopped := ctx.Err() != nil
 	if err := db.Close(); err != nil {
@@ -249,12 +254,15 @@ func (c *cli) backup(args []string) int {
 	if *out == "" {
 		return c.fail(exitUsage, errors.New("--out FILE is required"))
 	}
+	if pgstore.IsURL(path) {
+		return c.pgBackupHint(path, *out)
+	}
 	src, err := storage.Open(path, storage.Options{ReadOnly: true})
 	if err != nil {
 		return c.fail(exitFailure, err)
 	}
 	defer src.Close()
-	if err := src.BackupFile(*out); err != nil {
+	if err := c.backupWithProgress(src, *out); err != nil {
 		return c.fail(exitFailure, err)
 	}
 	fmt.Fprintf(c.stdout, "backed up %s to %s\n", path, *out)
@@ -263,7 +271,7 @@ func (c *cli) backup(args []string) int {
 
 func (c *cli) check(args []string) int {
 	fs := c.flags("check")
-	db := fs.String("db", "", "database file to check (default $WORKBOT_DB)")
+	db := fs.String("db", "", "database file or postgres:// URL to check (default $WORKBOT_DB)")
 	if code := parse(fs, args); code >= 0 {
 		return code
 	}
@@ -271,10 +279,7 @@ func (c *cli) check(args []string) int {
 	if err != nil {
 		return c.fail(exitUsage, err)
 	}
-	if _, err := os.Stat(path); err != nil {
-		return c.fail(exitFailure, err)
-	}
-	if err := storage.Check(path); err != nil {
+	if err := c.checkWithProgress(path); err != nil {
 		return c.fail(exitFailure, err)
 	}
 	fmt.Fprintln(c.stdout, "ok")

@@ -45,7 +45,9 @@ func newBot(cfg *Config, db bot.Store, logger zerolog.Logger, metrics *bot.Metri
 	if cfg.PersonalDigestEnabled() {
 		schedules.Personal = cfg.Digest.PersonalSchedule
 	}
-	if cfg.BackupsEnabled() {
+	if _, onFile := db.(interface{ BackupFile(string) error }); cfg.BackupsEnabled() && !onFile {
+		logger.Info().Msg("scheduled backups are off: they copy a bbolt file; back up PostgreSQL with pg_dump (README)")
+	} else if cfg.BackupsEnabled() {
 		schedules.Backup = cfg.Backup.Schedule
 		schedules.BackupDir = cfg.Backup.Dir
 		schedules.BackupKeep = cfg.Backup.Keep

@@ -115,7 +115,9 @@ func (c *cli) sandbox(args []string) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	logger.Info().Str("version", version).Str("db", cfg.DBPath).Str("db_from", dbFrom).Str("config", cfg.ConfigPath).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	logger.Info().Str("version", version).Str("db", dbName(cfg.DBPath)).Str("db_from", dbFrom).Str("config", cfg.ConfigPath).
 		Msg("workbot sandbox starting")
 
 	var badBot error
