@@ -39,10 +39,6 @@ func finish(t *testing.T, db *DB, id uint64) {
 	}
 }
 
-
-
-
-
 func TestCheckFindsOutboxDamage(t *testing.T) {
 	db := openTestDB(t)
 	enqueue(t, db, domain.Effect{Kind: "post", Key: "a"}, domain.Effect{Kind: "post", Key: "b"})

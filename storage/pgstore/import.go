@@ -7,8 +7,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"workbot/domain"
-	"workbot/storage/textindex"
 	"workbot/storage"
+	"workbot/storage/textindex"
 )
 
 // Source is a whole store to copy from: *storage.DB, or another *Store.
