@@ -16,18 +16,6 @@ func enqueue(t *testing.T, db *DB, effects ...domain.Effect) {
 	mustUpdate(t, db, func(tx domain.Tx) error { return tx.Enqueue(effects...) })
 }
 
-func claimIDs(t *testing.T, db *DB, owner string, max int) []uint64 {
-	t.Helper()
-	es, err := db.ClaimEffects(context.Background(), owner, max, time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []uint64
-	for _, e := range es {
-		ids = append(ids, e.ID)
-	}
-	return ids
-}
 
 func finish(t *testing.T, db *DB, id uint64) {
 	t.Helper()
