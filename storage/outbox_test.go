@@ -4,7 +4,6 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -15,7 +14,6 @@ func enqueue(t *testing.T, db *DB, effects ...domain.Effect) {
 	t.Helper()
 	mustUpdate(t, db, func(tx domain.Tx) error { return tx.Enqueue(effects...) })
 }
-
 
 func finish(t *testing.T, db *DB, id uint64) {
 	t.Helper()
