@@ -324,6 +324,13 @@ var ErrNoDemo = errors.New("the demo company needs the default workflow's stages
 // store. Handoffs in the history need no approval, whatever policy says: they happened before that
 // rule, and the demo should not depend on it.
 func SeedDemo(ctx context.Context, store domain.Store, policy *domain.Policy, now time.Time) error {
+	return SeedDemoEffects(ctx, store, policy, now, nil)
+}
+
+// SeedDemoEffects is SeedDemo with the Service's Effects hook: the bot's (bot.Bot.Effects) queues in the
+// outbox what each step of the history owes Slack (the items' messages and threads, the DMs), delivered
+// once the bot runs.
+func SeedDemoEffects(ctx context.Context, store domain.Store, policy *domain.Policy, now time.Time, effects func(domain.Tx, domain.Result) error) error {
 	for _, s := range DemoStages {
 		if _, ok := policy.Workflow.Stage(s); !ok {
 			return fmt.Errorf("%w (%s is missing)", ErrNoDemo, s)
@@ -332,7 +339,7 @@ func SeedDemo(ctx context.Context, store domain.Store, policy *domain.Policy, no
 	p := *policy
 	p.HandoffApproval = domain.ApprovalNever
 	d := &demo{ctx: ctx, assignee: map[domain.ItemID]domain.UserID{}, handoff: map[domain.ItemID]domain.HandoffID{}, triaged: map[domain.ItemID]bool{}}
-	d.svc = &domain.Service{Store: store, Policy: &p, Now: func() time.Time { return d.clock }}
+	d.svc = &domain.Service{Store: store, Policy: &p, Now: func() time.Time { return d.clock }, Effects: effects}
 	at := func(ago float64) time.Time { return workingBefore(p.Calendar, now, time.Duration(ago*float64(day))) }
 
 	d.clock = at(demoScript[0].ago + 0.5)
