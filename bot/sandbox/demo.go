@@ -348,18 +348,40 @@ func SeedDemoEffects(ctx context.Context, store domain.Store, policy *domain.Pol
 			return fmt.Errorf("demo: capacity of %s: %w", u, err)
 		}
 	}
+	// Every request and every step at its own time, oldest first, so that the audit log reads as the
+	// weeks went, and so do the announcements queued with each change (a requester hears "Got it" for
+	// a request, then what became of it, before the next request).
 	type pending struct {
-		ago  float64
-		seq  int
-		id   domain.ItemID
-		step demoStep
+		ago    float64
+		item   int // index in demoScript
+		create bool
+		step   demoStep
 	}
-	var steps []pending
+	var todo []pending
 	for i, it := range demoScript {
 		if i > 0 && it.ago > demoScript[i-1].ago {
 			return fmt.Errorf("demo: item %d is older than the one before it", i+1)
 		}
-		d.clock = at(it.ago)
+		todo = append(todo, pending{ago: it.ago, item: i, create: true})
+		for _, s := range it.steps {
+			if s.ago > it.ago {
+				return fmt.Errorf("demo: item %d has a step before it was created", i+1)
+			}
+			todo = append(todo, pending{ago: s.ago, item: i, step: s})
+		}
+	}
+	// Stable: a request comes before its own steps, and requests keep their order (their keys).
+	sort.SliceStable(todo, func(i, j int) bool { return todo[i].ago > todo[j].ago })
+	ids := make([]domain.ItemID, len(demoScript))
+	for _, s := range todo {
+		d.clock = at(s.ago)
+		if !s.create {
+			if err := s.step.do(d, ids[s.item]); err != nil {
+				return fmt.Errorf("demo: %s: %w", domain.FormatKey(p.KeyPrefix, ids[s.item]), err)
+			}
+			continue
+		}
+		it := demoScript[s.item]
 		in := it.in
 		if it.due > 0 {
 			in.Due = p.Calendar.Today(d.clock).AddDays(it.due)
@@ -368,20 +390,7 @@ func SeedDemoEffects(ctx context.Context, store domain.Store, policy *domain.Pol
 		if err != nil {
 			return fmt.Errorf("demo: creating %q: %w", in.Title, err)
 		}
-		for _, s := range it.steps {
-			if s.ago > it.ago {
-				return fmt.Errorf("demo: %s has a step before it was created", res.Item.Key)
-			}
-			steps = append(steps, pending{s.ago, len(steps), res.Item.ID, s})
-		}
-	}
-	// Every step at its own time, oldest first, so the audit log reads as the weeks went.
-	sort.SliceStable(steps, func(i, j int) bool { return steps[i].ago > steps[j].ago })
-	for _, s := range steps {
-		d.clock = at(s.ago)
-		if err := s.step.do(d, s.id); err != nil {
-			return fmt.Errorf("demo: %s: %w", domain.FormatKey(p.KeyPrefix, s.id), err)
-		}
+		ids[s.item] = res.Item.ID
 	}
 	return nil
 }
