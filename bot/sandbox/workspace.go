@@ -126,10 +126,10 @@ const AppDMLabel = "workbot"
 // Shortcut is one of the app's shortcuts as its manifest declares it: type "message" (in a message's
 // ⋯ menu) or "global" (in the shortcuts menu).
 type Shortcut struct {
-	Name        string `json:"name"`
-	Type        string `json:"type"`
-	CallbackID  string `json:"callback_id"`
-	Description string `json:"description"`
+	Name        string `json:"name" yaml:"name"`
+	Type        string `json:"type" yaml:"type"`
+	CallbackID  string `json:"callback_id" yaml:"callback_id"`
+	Description string `json:"description" yaml:"description"`
 }
 
 // Shortcuts are workbot's shortcuts, as manifest.yaml declares them (a test holds the two together):

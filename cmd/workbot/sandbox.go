@@ -126,7 +126,7 @@ func (c *cli) sandbox(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logger.Info().Str("version", version).Str("db", cfg.DBPath).Str("db_from", dbFrom).Str("config", cfg.ConfigPath).
-		Msg("workbot sandbox starting")
+		Str("slack_state", SandboxSlackState(cfg.DBPath)).Msg("workbot sandbox starting")
 
 	var badBot error
 	err = sandbox.Run(ctx, sandbox.RunConfig{
