@@ -387,6 +387,10 @@ func (p *page) screenshot(name, elem string, height int64) {
 	}
 	ctx, cancel := context.WithTimeout(p.ctx, browserWait)
 	defer cancel()
+	// The mouse leaves the messages, so that no message shows its hover bar.
+	if _, err := chromedp.Call(ctx, input.DispatchMouseEvent, input.DispatchMouseEventParams{Type: input.DispatchMouseEventTypeMouseMoved, X: 1, Y: 1}); err != nil {
+		p.fail("screenshot %s: %v", name, err)
+	}
 	err := chromedp.Do(ctx,
 		chromedp.EmulateViewport(1280, height),
 		chromedp.Evaluate[chromedp.Void](elem+`.scrollIntoView({block: "start"})`),
@@ -604,6 +608,7 @@ func TestBrowserIntake(t *testing.T) {
 	p.waitJS("the actions bar to show on focus", `getComputedStyle(document.querySelector("#messages .msg-main:focus-within > .msg-actions")).opacity === "1"`)
 	p.do("open the menu", press("Enter"))
 	p.waitJS("the menu, its first item focused", `document.activeElement && document.activeElement.closest(".more-menu") && document.activeElement.innerText.includes("Turn into a work request")`)
+	p.screenshot("message-menu.png", `document.getElementById("app")`, 420)
 	p.do("choose Turn into a work request", press("Enter"))
 	p.modal("New request")
 	p.waitText("who it is filed for", "#modal-body", "Filed for @rae")
@@ -649,13 +654,13 @@ func TestBrowserIntake(t *testing.T) {
 	p.openDM()
 	p.typeLine(dm)
 	p.waitText("workbot's offer", "#messages", "File this as a request")
+	p.screenshot("intake-dm.png", fmt.Sprintf(`[...document.querySelectorAll("#messages > div.msg")].filter((m) => m.innerText.includes(%s)).pop()`, js("CI runners more disk")), 420)
 	p.clickIn(message(dm), "File this as a request")
 	p.modal("New request")
 	p.submit()
 	p.waitJS("the modal to close", `document.getElementById("modal-backdrop").hidden`)
 	p.open("#work-intake")
 	p.waitText("the item message", "#messages", "Can someone give the CI runners more disk?")
-	p.screenshot("intake-dm.png", fmt.Sprintf(`[...document.querySelectorAll("#messages > div.msg")].filter((m) => m.innerText.includes(%s)).pop()`, js("CI runners more disk")), 700)
 
 	// (4) Hugo opens the form from the shortcuts menu, types a title much like a demo item's and presses
 	// Enter: the form offers that item, and he follows it instead of filing another.
@@ -664,11 +669,17 @@ func TestBrowserIntake(t *testing.T) {
 	p.click("Shortcuts", "#shortcuts")
 	p.click("New work request", `//div[contains(@class,"shortcuts-menu")]/button[contains(., "New work request")]`)
 	p.modal("New request")
+	const details = "Since this morning, for everyone on Okta."
+	p.fill(bot.BlockDetails, details)
 	p.fill(bot.BlockTitle, "SSO login times out")
 	p.do("enter the title", press("Enter"))
 	p.waitText("the likely duplicate", "#modal-body", "Follow "+sandbox.DemoHandoff+" instead")
 	if got := p.text("#modal-title"); !strings.Contains(got, "New request") {
 		p.fail("Enter in the title submitted the form: %q", got)
+	}
+	typed, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.getElementById("in-details-v").value + "|" + document.getElementById("in-title-v").value`))
+	if err != nil || typed != details+"|SSO login times out" {
+		p.fail("what was typed, after workbot updated the form: %q, %v", typed, err)
 	}
 	p.screenshot("likely-duplicate.png", `document.getElementById("modal")`, 900)
 	p.clickIn(`//div[@id="modal-body"]`, "Follow "+sandbox.DemoHandoff+" instead")
