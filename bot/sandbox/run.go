@@ -100,7 +100,11 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	if !empty && cfg.Demo == DemoOn {
 		return ErrNotEmpty
 	}
-	if err := loadSlack(fake, cfg, empty); err != nil {
+	kept, err := keptSlack(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if err := loadSlack(fake, cfg, kept); err != nil {
 		return err
 	}
 	Seed(fake)
@@ -113,7 +117,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		if e, ok := b.(Effecter); ok {
 			effects = e.Effects()
 		}
-		if err := seedDemo(ctx, cfg, effects); err != nil {
+		if err := seedDemo(ctx, cfg, fake, effects); err != nil {
 			return err
 		}
 	}
@@ -188,7 +192,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 
 // seedDemo writes the demo company into an empty database as cfg.Demo asks, through effects when the
 // bot offers them.
-func seedDemo(ctx context.Context, cfg RunConfig, effects func(domain.Tx, domain.Result) error) error {
+func seedDemo(ctx context.Context, cfg RunConfig, fake *slackfake.Fake, effects func(domain.Tx, domain.Result) error) error {
 	if cfg.Demo == DemoOff {
 		return nil
 	}
@@ -202,13 +206,43 @@ func seedDemo(ctx context.Context, cfg RunConfig, effects func(domain.Tx, domain
 		return fmt.Errorf("writing the demo company: %w", err)
 	}
 	cfg.Log.Info().Int("items", len(demoScript)).Dur("took", time.Since(t0)).Msg("the demo company's last weeks are in the database")
-	return nil
+	return SeedChatter(fake)
+}
+
+// kvSandbox/kvSlackSide marks a database whose Slack side the sandbox keeps in cfg.SlackState.
+const (
+	kvSandbox   = "sandbox"
+	kvSlackSide = "slack_side"
+)
+
+// keptSlack reports whether the database's Slack side was kept before (the file beside it is its
+// own), and marks it as kept from now on.
+func keptSlack(ctx context.Context, cfg RunConfig) (bool, error) {
+	if cfg.SlackState == "" {
+		return false, nil
+	}
+	kept := false
+	err := cfg.Store.Update(ctx, func(tx domain.Tx) error {
+		v, err := tx.State().Get(kvSandbox, kvSlackSide)
+		if err != nil {
+			return err
+		}
+		kept = v != nil
+		if kept {
+			return nil
+		}
+		return tx.State().Put(kvSandbox, kvSlackSide, []byte{1})
+	})
+	if err != nil {
+		return false, fmt.Errorf("the sandbox's database: %w", err)
+	}
+	return kept, nil
 }
 
 // loadSlack loads the kept Slack side, if there is one and it belongs to this database: a new
-// (empty) database starts a new workspace too, so deleting the database starts everything afresh. A
-// file that cannot be read is moved aside, and the workspace starts empty.
-func loadSlack(fake *slackfake.Fake, cfg RunConfig, dbEmpty bool) error {
+// database starts a new workspace too, so deleting the database starts everything afresh. A file
+// that cannot be read is moved aside, and the workspace starts empty.
+func loadSlack(fake *slackfake.Fake, cfg RunConfig, kept bool) error {
 	if cfg.SlackState == "" {
 		return nil
 	}
@@ -218,7 +252,7 @@ func loadSlack(fake *slackfake.Fake, cfg RunConfig, dbEmpty bool) error {
 	} else if err != nil {
 		return fmt.Errorf("the sandbox's Slack state: %w", err)
 	}
-	if dbEmpty {
+	if !kept {
 		log.Info().Msg("the database is new, so its Slack side starts afresh too; the old one will be replaced")
 		return nil
 	}

@@ -211,6 +211,10 @@ func TestDemoItemsHaveMessages(t *testing.T) {
 	for _, u := range sandbox.Users {
 		t.Logf("%-14s %3d DMs", u.RealName, len(topLevel(l.fake.DMs(u.ID))))
 	}
+	// #general has something to try the ⋯ menu and the :ticket: on.
+	if got := topLevel(l.fake.Messages(sandbox.GeneralChannel)); len(got) != len(sandbox.DemoChatter) || got[0].User != sandbox.DemoChatter[0].User {
+		t.Errorf("#general: %+v", got)
+	}
 }
 
 // TestSlackSideKept: the Slack side outlives a restart. An item filed before the stop keeps its
@@ -264,4 +268,47 @@ func TestSlackSideKept(t *testing.T) {
 	if n := len(topLevel(l.fake.Messages(sandbox.IntakeChannel))); n != 41 {
 		t.Errorf("#work-intake has %d messages after the restart, want 41 (nothing posted again)", n)
 	}
+}
+
+// TestSlackSideGoesWithItsDatabase: a new database starts a new workspace even when an old Slack side
+// lies beside it, and a Slack side that cannot be read is moved aside rather than stop the sandbox.
+func TestSlackSideGoesWithItsDatabase(t *testing.T) {
+	dir := t.TempDir()
+	dbPath, slackPath := filepath.Join(dir, "sandbox.db"), filepath.Join(dir, "sandbox.db.slack.json")
+	const said = "Said before the database was deleted"
+
+	l := runLive(t, dbPath, slackPath, sandbox.DemoOff)
+	l.mustPost("/api/send", map[string]string{"user": sandbox.Requester, "conv": sandbox.GeneralChannel, "text": "/work request Keep the database"})
+	l.waitState("the form", sandbox.Requester, sandbox.GeneralChannel, func(s sandbox.State) bool { return s.Modal != nil })
+	l.mustPost("/api/send", map[string]string{"user": sandbox.Requester, "conv": sandbox.GeneralChannel, "text": said})
+	l.stop()
+
+	// The same database: the message is back.
+	l = runLive(t, dbPath, slackPath, sandbox.DemoOff)
+	if n := len(l.fake.Messages(sandbox.GeneralChannel)); n != 1 {
+		t.Errorf("#general after a restart: %d messages, want 1", n)
+	}
+	l.stop()
+
+	// A new database: a new workspace.
+	if err := os.Remove(dbPath); err != nil {
+		t.Fatal(err)
+	}
+	l = runLive(t, dbPath, slackPath, sandbox.DemoOff)
+	if n := len(l.fake.Messages(sandbox.GeneralChannel)); n != 0 {
+		t.Errorf("#general with a new database: %d messages, want 0", n)
+	}
+	l.mustPost("/api/send", map[string]string{"user": sandbox.Requester, "conv": sandbox.GeneralChannel, "text": "/work request A new start"})
+	l.waitState("the form", sandbox.Requester, sandbox.GeneralChannel, func(s sandbox.State) bool { return s.Modal != nil })
+	l.stop()
+
+	// A Slack side that cannot be read is moved aside.
+	if err := os.WriteFile(slackPath, []byte(`{"version": 99}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l = runLive(t, dbPath, slackPath, sandbox.DemoOff)
+	if _, err := os.Stat(slackPath + ".unreadable"); err != nil {
+		t.Errorf("the unreadable state was not moved aside: %v", err)
+	}
+	l.stop()
 }
