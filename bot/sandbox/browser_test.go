@@ -604,11 +604,15 @@ func TestBrowserIntake(t *testing.T) {
 	}
 	p.as(sandbox.Lead)
 	msg := message("Export fails for")
+	if *updateScreenshots {
+		// The menu is placed for the window it opens in: open it in the screenshot's.
+		p.do("size the window for the screenshot", chromedp.EmulateViewport(1280, 460))
+	}
 	p.do("focus the message's ⋯ with the keyboard", chromedp.Focus(msg+`//button[@aria-label="More actions"]`, chromedp.NodeVisible))
 	p.waitJS("the actions bar to show on focus", `getComputedStyle(document.querySelector("#messages .msg-main:focus-within > .msg-actions")).opacity === "1"`)
 	p.do("open the menu", press("Enter"))
 	p.waitJS("the menu, its first item focused", `document.activeElement && document.activeElement.closest(".more-menu") && document.activeElement.innerText.includes("Turn into a work request")`)
-	p.screenshot("message-menu.png", `document.getElementById("app")`, 420)
+	p.screenshot("message-menu.png", `document.getElementById("app")`, 460)
 	p.do("choose Turn into a work request", press("Enter"))
 	p.modal("New request")
 	p.waitText("who it is filed for", "#modal-body", "Filed for @rae")

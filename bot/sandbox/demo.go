@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"workbot/bot/slackfake"
 	"workbot/domain"
 )
 
@@ -312,6 +313,24 @@ var demoScript = []demoItem{
 	item(0.15, Requester, "Sales dashboard shows yesterday's numbers twice", "bug", "", 4, 4, 2),
 	// W-40
 	item(0.05, Requester, "Add a \"contact sales\" button to the pricing page", "feature", "", 2, 2, 1),
+}
+
+// DemoChatter is what people said in #general lately: something to try the ⋯ menu and the :ticket:
+// reaction on. Two are requests waiting to be filed; one is not a request at all.
+var DemoChatter = []struct{ User, Text string }{
+	{Requester, "The quote PDF from the CRM still has the old logo. Could someone swap it before Friday's call with Acme?"},
+	{Finance, "Reminder: October expense reports are due on Monday."},
+	{Helpdesk, "Meeting room 2's screen no longer takes HDMI from the new MacBooks. Adapter or firmware? Someone should look."},
+}
+
+// SeedChatter posts DemoChatter in #general.
+func SeedChatter(fake *slackfake.Fake) error {
+	for _, m := range DemoChatter {
+		if _, err := fake.PostAsUser(m.User, GeneralChannel, m.Text, ""); err != nil {
+			return fmt.Errorf("demo: a message in #general: %w", err)
+		}
+	}
+	return nil
 }
 
 // demoCapacities are set by the lead before the story starts: Kim works part-time.

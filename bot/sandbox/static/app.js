@@ -527,7 +527,7 @@ function closeMenu(refocus) {
   P.opener = "";
 }
 
-function openMenu(anchor, cls, label, items, up) {
+function openMenu(anchor, cls, label, items, up, alignLeft) {
   closeMenu(false);
   const menu = el("div", "menu " + cls);
   menu.setAttribute("role", "menu");
@@ -563,7 +563,7 @@ function openMenu(anchor, cls, label, items, up) {
   document.body.appendChild(menu);
   const r = anchor.getBoundingClientRect();
   const w = menu.offsetWidth;
-  menu.style.left = Math.max(8, Math.min(r.right - w, window.innerWidth - w - 8)) + "px";
+  menu.style.left = Math.max(8, Math.min(alignLeft ? r.left : r.right - w, window.innerWidth - w - 8)) + "px";
   if (up) menu.style.bottom = (window.innerHeight - r.top + 4) + "px";
   else menu.style.top = Math.min(r.bottom + 4, window.innerHeight - menu.offsetHeight - 8) + "px";
   P.menu = menu;
@@ -604,7 +604,7 @@ function openShortcuts() {
   const items = ((S.state && S.state.shortcuts) || []).filter((x) => x.type === "global").map((x) => ({
     label: x.name, hint: "workbot", title: x.description, run: () => shortcut(x.callback_id),
   }));
-  openMenu($("shortcuts"), "shortcuts-menu", "Shortcuts", items, true);
+  openMenu($("shortcuts"), "shortcuts-menu", "Shortcuts", items, true, true);
 }
 
 function setReplyTo(m) {
