@@ -155,6 +155,11 @@ func New(cfg Config, store Store) (*Bot, error) {
 	return b, nil
 }
 
+// Effects is the hook the bot's Service runs inside every write transaction: it queues in the outbox
+// what the change owes Slack. A Service built elsewhere on the same store (the sandbox's demo history)
+// can use it, so that its changes are announced when the bot runs, as the bot's own are.
+func (b *Bot) Effects() func(domain.Tx, domain.Result) error { return b.effectsFor }
+
 func randomOwner() string {
 	var buf [6]byte
 	_, _ = rand.Read(buf[:])

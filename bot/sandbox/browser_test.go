@@ -86,11 +86,13 @@ func startBrowserSandbox(t *testing.T) *page {
 				return bot.New(bot.Config{
 					BotToken: fake.BotToken(), AppToken: fake.AppToken(), APIURL: fake.URL(),
 					IntakeChannel: sandbox.IntakeChannel, LeadershipChannels: []string{sandbox.LeadershipChannel},
-					Schedules: bot.Schedules{Digest: "0 9 * * 1-5", Location: time.UTC},
-					Policy:    p, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
+					Schedules:      bot.Schedules{Digest: "0 9 * * 1-5", Location: time.UTC},
+					IntakeReaction: sandbox.IntakeReaction, ReactionChannels: sandbox.ReactionChannels, NotifySourceThread: true,
+					Policy: p, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
 					ShutdownGrace: 5 * time.Second,
 				}, db)
 			},
+			Web:   sandbox.Options{IntakeReaction: sandbox.IntakeReaction, ReactionChannels: sandbox.ReactionChannels},
 			Ready: func(url string) { ready <- url },
 		})
 	}()
@@ -223,6 +225,12 @@ func (p *page) waitNoText(what, css, text string) {
 	p.waitJS(what, fmt.Sprintf(`(() => { const e = document.querySelector(%s); return !e || !e.innerText.includes(%s); })()`, js(css), js(text)))
 }
 
+// waitXText waits until the element at the XPath shows text.
+func (p *page) waitXText(what, xpath, text string) {
+	p.t.Helper()
+	p.waitJS(what, fmt.Sprintf(`(() => { const e = document.evaluate(%s, document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue; return !!e && e.innerText.includes(%s); })()`, js(xpath), js(text)))
+}
+
 // text returns what the element shows.
 func (p *page) text(css string) string {
 	p.t.Helper()
@@ -249,7 +257,7 @@ func (p *page) as(user string) {
 	}
 }
 
-// open clicks a conversation (or App Home) in the sidebar by its label.
+// open clicks a channel in the sidebar by its label.
 func (p *page) open(label string) {
 	p.t.Helper()
 	sel := fmt.Sprintf(`//aside//button[normalize-space(.)=%s]`, js(label))
@@ -257,11 +265,38 @@ func (p *page) open(label string) {
 	p.waitText("the conversation "+label, "#conv-title", label)
 }
 
-// openHome clicks App Home in the sidebar.
-func (p *page) openHome() {
+// openApp clicks workbot under Apps in the sidebar, then the tab (Home or Messages).
+func (p *page) openApp(tab string) {
 	p.t.Helper()
-	p.click("App Home", "#home-tab")
-	p.waitText("App Home", "#conv-title", "workbot · Home")
+	p.click("workbot under Apps", "#app-tab")
+	p.waitJS("the app's tabs", `!document.getElementById("app-tabs").hidden`)
+	p.click("the "+tab+" tab", "#tab-"+strings.ToLower(tab))
+	p.waitText("workbot's "+tab, "#conv-title", "workbot · "+tab)
+}
+
+// openHome opens workbot's Home tab.
+func (p *page) openHome() { p.t.Helper(); p.openApp("Home") }
+
+// openDM opens workbot's Messages tab: the person's DM with the app.
+func (p *page) openDM() { p.t.Helper(); p.openApp("Messages") }
+
+// hover moves the mouse over the element at the XPath or CSS selector, as a person points at it.
+func (p *page) hover(what, sel string) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, browserWait)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.ScrollIntoView(sel, chromedp.NodeVisible)); err != nil {
+		p.fail("point at %s: %v", what, err)
+	}
+	box, err := chromedp.Run(ctx, chromedp.Dimensions(sel, chromedp.NodeVisible))
+	if err != nil {
+		p.fail("point at %s: %v", what, err)
+	}
+	q := box.Border
+	x, y := (q[0]+q[2])/2, (q[1]+q[5])/2
+	if _, err := chromedp.Call(ctx, input.DispatchMouseEvent, input.DispatchMouseEventParams{Type: input.DispatchMouseEventTypeMouseMoved, X: x, Y: y}); err != nil {
+		p.fail("point at %s: %v", what, err)
+	}
 }
 
 // typeLine types text into the composer and presses Enter, closing the mention list first with Escape
@@ -352,6 +387,10 @@ func (p *page) screenshot(name, elem string, height int64) {
 	}
 	ctx, cancel := context.WithTimeout(p.ctx, browserWait)
 	defer cancel()
+	// The mouse leaves the messages, so that no message shows its hover bar.
+	if _, err := chromedp.Call(ctx, input.DispatchMouseEvent, input.DispatchMouseEventParams{Type: input.DispatchMouseEventTypeMouseMoved, X: 1, Y: 1}); err != nil {
+		p.fail("screenshot %s: %v", name, err)
+	}
 	err := chromedp.Do(ctx,
 		chromedp.EmulateViewport(1280, height),
 		chromedp.Evaluate[chromedp.Void](elem+`.scrollIntoView({block: "start"})`),
@@ -444,7 +483,7 @@ func TestBrowserStory(t *testing.T) {
 	p.do("finish the note", chromedp.SendKeys(chromedp.ID("input"), "Swapped the fuser; please test tray 1."), press("Enter"))
 	p.waitText("the handoff requested", "#messages", "Handoff requested")
 	p.as(sandbox.QA)
-	p.open("workbot (app DM)")
+	p.openDM()
 	p.waitText("the handoff DM", "#messages", title)
 	p.clickIn(message(title), "Accept")
 	p.waitText("the handoff accepted", "#messages", "ccepted")
@@ -453,7 +492,7 @@ func TestBrowserStory(t *testing.T) {
 	p.typeLine("/work handoff " + key + " @dana needs a driver update on the print server")
 	p.waitText("the handoff requested", "#messages", "Handoff requested")
 	p.as(sandbox.Developer)
-	p.open("workbot (app DM)")
+	p.openDM()
 	p.waitText("the handoff DM", "#messages", title)
 	p.clickIn(message(title), "Decline")
 	p.modal("Decline")
@@ -461,7 +500,7 @@ func TestBrowserStory(t *testing.T) {
 	p.submit()
 	p.waitJS("the modal to close", `document.getElementById("modal-backdrop").hidden`)
 	p.as(sandbox.QA)
-	p.open("workbot (app DM)")
+	p.openDM()
 	p.waitText("the decline told to Quinn", "#messages", "I'm on the SSO fix until Friday")
 	p.open("#work-intake")
 	p.waitText("the item message", "#messages", title)
@@ -524,4 +563,131 @@ func chartIn(p *page) {
 	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
 		p.t.Errorf("no chart in the digest's thread (an image in a reply under the digest): %v\n%s", err, p.artifacts())
 	}
+}
+
+// count evaluates a JavaScript expression that gives a number.
+func (p *page) count(expr string) int {
+	p.t.Helper()
+	n, err := chromedp.Run(p.ctx, chromedp.Evaluate[int](expr))
+	if err != nil {
+		p.fail("evaluating %s: %v", expr, err)
+	}
+	return n
+}
+
+// itemMessages counts the top-level messages in #work-intake (the conversation shown) that contain
+// text.
+func (p *page) itemMessages(text string) int {
+	p.t.Helper()
+	return p.count(fmt.Sprintf(`[...document.querySelectorAll("#messages > div.msg")].filter((m) => m.querySelector(".msg-main").innerText.includes(%s)).length`, js(text)))
+}
+
+// TestBrowserIntake walks every way into workbot's intake in the page, as people click and type: the
+// ⋯ menu on a hostile message (with the keyboard), a :ticket: reaction added by two people (one item),
+// a DM to workbot, the global shortcut, and the likely-duplicate offer in the form.
+func TestBrowserIntake(t *testing.T) {
+	p := startBrowserSandbox(t)
+
+	// (1) Rae types a message that looks like Slack markup, with a link; Lea turns it into a request
+	// from its ⋯ menu, with the keyboard only. Rae is the requester: she wrote it.
+	const hostile = "Export fails for <!channel> & <b>everyone</b>: see https://example.com/report?id=7&x=1 please"
+	p.as(sandbox.Requester)
+	p.open("#general")
+	p.waitText("the reaction hint", "#conv-hint", ":ticket: reaction")
+	p.typeLine(hostile)
+	p.waitText("the message", "#messages", hostile)
+	if n := p.count(`document.querySelectorAll("#messages .mention").length`); n != 0 {
+		p.fail("typed <!channel> became %d mention(s)", n)
+	}
+	if href := p.text(`#messages a`); !strings.Contains(href, "https://example.com/report?id=7&x=1") {
+		p.fail("the link shows as %q", href)
+	}
+	p.as(sandbox.Lead)
+	msg := message("Export fails for")
+	if *updateScreenshots {
+		// The menu is placed for the window it opens in: open it in the screenshot's.
+		p.do("size the window for the screenshot", chromedp.EmulateViewport(1280, 460))
+	}
+	p.do("focus the message's ⋯ with the keyboard", chromedp.Focus(msg+`//button[@aria-label="More actions"]`, chromedp.NodeVisible))
+	p.waitJS("the actions bar to show on focus", `getComputedStyle(document.querySelector("#messages .msg-main:focus-within > .msg-actions")).opacity === "1"`)
+	p.do("open the menu", press("Enter"))
+	p.waitJS("the menu, its first item focused", `document.activeElement && document.activeElement.closest(".more-menu") && document.activeElement.innerText.includes("Turn into a work request")`)
+	p.screenshot("message-menu.png", `document.getElementById("app")`, 460)
+	p.do("choose Turn into a work request", press("Enter"))
+	p.modal("New request")
+	p.waitText("who it is filed for", "#modal-body", "Filed for @rae")
+	title, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.getElementById("in-title-v").value`))
+	if err != nil || !strings.Contains(title, "<!channel>") || !strings.Contains(title, "<b>everyone</b>") {
+		p.fail("the title prefilled from the message: %q, %v", title, err)
+	}
+	p.submit()
+	p.waitJS("the modal to close", `document.getElementById("modal-backdrop").hidden`)
+	p.waitText("the key in the message's thread", "#messages", "Filed as")
+	p.open("#work-intake")
+	p.waitText("the item message", "#messages", "Export fails for <!channel> & <b>everyone</b>")
+	if n := p.count(`[...document.querySelectorAll("#messages .mention, #messages b")].filter((e) => e.innerText === "@channel" || e.innerText === "everyone").length`); n != 0 {
+		p.fail("the title's markup became markup in the item message")
+	}
+
+	// (2) Dana reacts to Hugo's message with :ticket: from the picker; Ben adds his by clicking the
+	// reaction. One item, and Ben hears that the message is already filed.
+	const vpn = "The office printer queue on floor 4 is stuck again"
+	p.as(sandbox.Finance)
+	p.open("#general")
+	p.typeLine(vpn)
+	p.as(sandbox.Developer)
+	hugo := message(vpn)
+	p.hover("Hugo's message", hugo+`/div[@class="msg-main"]`)
+	p.click("Add reaction", hugo+`//button[@aria-label="Add reaction"]`)
+	p.click(":ticket: in the picker", `//div[contains(@class,"picker")]/button[@data-emoji="ticket"]`)
+	p.waitXText("the reaction", hugo+`//div[@class="reactions"]`, "1")
+	p.waitText("the key in the message's thread", "#messages", "Filed as")
+	p.as(sandbox.Helpdesk)
+	p.click("the :ticket: reaction", hugo+`//button[@data-emoji="ticket"]`)
+	p.waitJS("two reactions", fmt.Sprintf(`(() => { const b = document.evaluate(%s, document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue; return !!b && b.innerText.includes("2") && b.getAttribute("aria-pressed") === "true"; })()`, js(hugo+`//button[@data-emoji="ticket"]`)))
+	p.waitText("Ben told it is filed", "#messages", "already")
+	p.open("#work-intake")
+	p.waitText("the item message", "#messages", vpn)
+	if n := p.itemMessages(vpn); n != 1 {
+		p.fail("%d item messages for the message two people reacted to, want 1", n)
+	}
+
+	// (3) Sam writes to workbot in its DM; workbot offers to file it, and Sam does.
+	const dm = "Can someone give the CI runners more disk? Builds fail at 95%."
+	p.as(sandbox.SRE)
+	p.openDM()
+	p.typeLine(dm)
+	p.waitText("workbot's offer", "#messages", "File this as a request")
+	p.screenshot("intake-dm.png", fmt.Sprintf(`[...document.querySelectorAll("#messages > div.msg")].filter((m) => m.innerText.includes(%s)).pop()`, js("CI runners more disk")), 420)
+	p.clickIn(message(dm), "File this as a request")
+	p.modal("New request")
+	p.submit()
+	p.waitJS("the modal to close", `document.getElementById("modal-backdrop").hidden`)
+	p.open("#work-intake")
+	p.waitText("the item message", "#messages", "Can someone give the CI runners more disk?")
+
+	// (4) Hugo opens the form from the shortcuts menu, types a title much like a demo item's and presses
+	// Enter: the form offers that item, and he follows it instead of filing another.
+	p.as(sandbox.Finance)
+	p.open("#general")
+	p.click("Shortcuts", "#shortcuts")
+	p.click("New work request", `//div[contains(@class,"shortcuts-menu")]/button[contains(., "New work request")]`)
+	p.modal("New request")
+	const details = "Since this morning, for everyone on Okta."
+	p.fill(bot.BlockDetails, details)
+	p.fill(bot.BlockTitle, "SSO login times out")
+	p.do("enter the title", press("Enter"))
+	p.waitText("the likely duplicate", "#modal-body", "Follow "+sandbox.DemoHandoff+" instead")
+	if got := p.text("#modal-title"); !strings.Contains(got, "New request") {
+		p.fail("Enter in the title submitted the form: %q", got)
+	}
+	typed, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.getElementById("in-details-v").value + "|" + document.getElementById("in-title-v").value`))
+	if err != nil || typed != details+"|SSO login times out" {
+		p.fail("what was typed, after workbot updated the form: %q, %v", typed, err)
+	}
+	p.screenshot("likely-duplicate.png", `document.getElementById("modal")`, 900)
+	p.clickIn(`//div[@id="modal-body"]`, "Follow "+sandbox.DemoHandoff+" instead")
+	p.waitText("the form closed on following", "#modal-body", "You now follow "+sandbox.DemoHandoff)
+	p.click("Close", "#modal-close")
+	p.waitJS("the modal to close", `document.getElementById("modal-backdrop").hidden`)
 }

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"workbot/bot/slackfake"
 	"workbot/domain"
 )
 
@@ -314,6 +315,24 @@ var demoScript = []demoItem{
 	item(0.05, Requester, "Add a \"contact sales\" button to the pricing page", "feature", "", 2, 2, 1),
 }
 
+// DemoChatter is what people said in #general lately: something to try the ⋯ menu and the :ticket:
+// reaction on. Two are requests waiting to be filed; one is not a request at all.
+var DemoChatter = []struct{ User, Text string }{
+	{Requester, "The quote PDF from the CRM still has the old logo. Could someone swap it before Friday's call with Acme?"},
+	{Finance, "Reminder: October expense reports are due on Monday."},
+	{Helpdesk, "Meeting room 2's screen no longer takes HDMI from the new MacBooks. Adapter or firmware? Someone should look."},
+}
+
+// SeedChatter posts DemoChatter in #general.
+func SeedChatter(fake *slackfake.Fake) error {
+	for _, m := range DemoChatter {
+		if _, err := fake.PostAsUser(m.User, GeneralChannel, m.Text, ""); err != nil {
+			return fmt.Errorf("demo: a message in #general: %w", err)
+		}
+	}
+	return nil
+}
+
 // demoCapacities are set by the lead before the story starts: Kim works part-time.
 var demoCapacities = map[domain.UserID]int{Sysadmin: 6}
 
@@ -324,6 +343,13 @@ var ErrNoDemo = errors.New("the demo company needs the default workflow's stages
 // store. Handoffs in the history need no approval, whatever policy says: they happened before that
 // rule, and the demo should not depend on it.
 func SeedDemo(ctx context.Context, store domain.Store, policy *domain.Policy, now time.Time) error {
+	return SeedDemoEffects(ctx, store, policy, now, nil)
+}
+
+// SeedDemoEffects is SeedDemo with the Service's Effects hook: the bot's (bot.Bot.Effects) queues in the
+// outbox what each step of the history owes Slack (the items' messages and threads, the DMs), delivered
+// once the bot runs.
+func SeedDemoEffects(ctx context.Context, store domain.Store, policy *domain.Policy, now time.Time, effects func(domain.Tx, domain.Result) error) error {
 	for _, s := range DemoStages {
 		if _, ok := policy.Workflow.Stage(s); !ok {
 			return fmt.Errorf("%w (%s is missing)", ErrNoDemo, s)
@@ -332,7 +358,7 @@ func SeedDemo(ctx context.Context, store domain.Store, policy *domain.Policy, no
 	p := *policy
 	p.HandoffApproval = domain.ApprovalNever
 	d := &demo{ctx: ctx, assignee: map[domain.ItemID]domain.UserID{}, handoff: map[domain.ItemID]domain.HandoffID{}, triaged: map[domain.ItemID]bool{}}
-	d.svc = &domain.Service{Store: store, Policy: &p, Now: func() time.Time { return d.clock }}
+	d.svc = &domain.Service{Store: store, Policy: &p, Now: func() time.Time { return d.clock }, Effects: effects}
 	at := func(ago float64) time.Time { return workingBefore(p.Calendar, now, time.Duration(ago*float64(day))) }
 
 	d.clock = at(demoScript[0].ago + 0.5)
@@ -341,18 +367,40 @@ func SeedDemo(ctx context.Context, store domain.Store, policy *domain.Policy, no
 			return fmt.Errorf("demo: capacity of %s: %w", u, err)
 		}
 	}
+	// Every request and every step at its own time, oldest first, so that the audit log reads as the
+	// weeks went, and so do the announcements queued with each change (a requester hears "Got it" for
+	// a request, then what became of it, before the next request).
 	type pending struct {
-		ago  float64
-		seq  int
-		id   domain.ItemID
-		step demoStep
+		ago    float64
+		item   int // index in demoScript
+		create bool
+		step   demoStep
 	}
-	var steps []pending
+	var todo []pending
 	for i, it := range demoScript {
 		if i > 0 && it.ago > demoScript[i-1].ago {
 			return fmt.Errorf("demo: item %d is older than the one before it", i+1)
 		}
-		d.clock = at(it.ago)
+		todo = append(todo, pending{ago: it.ago, item: i, create: true})
+		for _, s := range it.steps {
+			if s.ago > it.ago {
+				return fmt.Errorf("demo: item %d has a step before it was created", i+1)
+			}
+			todo = append(todo, pending{ago: s.ago, item: i, step: s})
+		}
+	}
+	// Stable: a request comes before its own steps, and requests keep their order (their keys).
+	sort.SliceStable(todo, func(i, j int) bool { return todo[i].ago > todo[j].ago })
+	ids := make([]domain.ItemID, len(demoScript))
+	for _, s := range todo {
+		d.clock = at(s.ago)
+		if !s.create {
+			if err := s.step.do(d, ids[s.item]); err != nil {
+				return fmt.Errorf("demo: %s: %w", domain.FormatKey(p.KeyPrefix, ids[s.item]), err)
+			}
+			continue
+		}
+		it := demoScript[s.item]
 		in := it.in
 		if it.due > 0 {
 			in.Due = p.Calendar.Today(d.clock).AddDays(it.due)
@@ -361,20 +409,7 @@ func SeedDemo(ctx context.Context, store domain.Store, policy *domain.Policy, no
 		if err != nil {
 			return fmt.Errorf("demo: creating %q: %w", in.Title, err)
 		}
-		for _, s := range it.steps {
-			if s.ago > it.ago {
-				return fmt.Errorf("demo: %s has a step before it was created", res.Item.Key)
-			}
-			steps = append(steps, pending{s.ago, len(steps), res.Item.ID, s})
-		}
-	}
-	// Every step at its own time, oldest first, so the audit log reads as the weeks went.
-	sort.SliceStable(steps, func(i, j int) bool { return steps[i].ago > steps[j].ago })
-	for _, s := range steps {
-		d.clock = at(s.ago)
-		if err := s.step.do(d, s.id); err != nil {
-			return fmt.Errorf("demo: %s: %w", domain.FormatKey(p.KeyPrefix, s.id), err)
-		}
+		ids[s.item] = res.Item.ID
 	}
 	return nil
 }

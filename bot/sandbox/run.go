@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -54,6 +56,18 @@ type RunConfig struct {
 	// Web tunes the web server; ConnectTimeout bounds the wait for the bot before Ready (default 15 s).
 	Web            Options
 	ConnectTimeout time.Duration
+	// SlackState, when set, is the file that keeps the Slack side (people, channels, messages, threads,
+	// DMs, reactions, views) across restarts: loaded at start when the database already holds work,
+	// saved a moment after each change (SaveDelay, default 1 s) and at stop, atomically.
+	SlackState string
+	SaveDelay  time.Duration
+}
+
+// Effecter is a bot that can announce changes made beside it: the Service that writes the demo's
+// history runs this hook in each transaction, so the demo's items get their messages, threads and DMs
+// from the bot's outbox once it runs (*bot.Bot is one).
+type Effecter interface {
+	Effects() func(domain.Tx, domain.Result) error
 }
 
 // Run is `workbot sandbox`: the fake Slack seeded with the demo workspace, the demo company's history
@@ -78,15 +92,45 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		return fmt.Errorf("starting the local Slack: %w", err)
 	}
 	defer fake.Close()
-	Seed(fake)
 
-	if err := seedDemo(ctx, cfg); err != nil {
+	empty, err := isEmpty(ctx, cfg.Store)
+	if err != nil {
 		return err
 	}
+	if !empty && cfg.Demo == DemoOn {
+		return ErrNotEmpty
+	}
+	kept, err := keptSlack(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if err := loadSlack(fake, cfg, kept); err != nil {
+		return err
+	}
+	Seed(fake)
 	b, err := cfg.NewBot(fake)
 	if err != nil {
 		return err
 	}
+	if empty {
+		var effects func(domain.Tx, domain.Result) error
+		if e, ok := b.(Effecter); ok {
+			effects = e.Effects()
+		}
+		if err := seedDemo(ctx, cfg, fake, effects); err != nil {
+			return err
+		}
+	}
+	saved := make(chan struct{})
+	saveCtx, stopSaving := context.WithCancel(context.Background())
+	go func() {
+		defer close(saved)
+		keepSlack(saveCtx, fake, cfg)
+	}()
+	defer func() {
+		stopSaving()
+		<-saved
+	}()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -132,6 +176,10 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		logger.Warn().Err(err).Msg("stopping the web client")
 	}
 	botErr := <-botDone
+	// The bot has stopped: whatever it posted is in the fake, and is kept before the fake closes.
+	stopSaving()
+	<-saved
+	saveSlack(fake, cfg)
 	_ = fake.Close()
 	for _, err := range []error{webErr, botErr} {
 		if err == nil || errors.Is(err, http.ErrServerClosed) || (stopped && errors.Is(err, context.Canceled)) {
@@ -142,23 +190,14 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	return nil
 }
 
-// seedDemo writes the demo company as cfg.Demo asks.
-func seedDemo(ctx context.Context, cfg RunConfig) error {
+// seedDemo writes the demo company into an empty database as cfg.Demo asks, through effects when the
+// bot offers them.
+func seedDemo(ctx context.Context, cfg RunConfig, fake *slackfake.Fake, effects func(domain.Tx, domain.Result) error) error {
 	if cfg.Demo == DemoOff {
 		return nil
 	}
-	empty, err := isEmpty(ctx, cfg.Store)
-	if err != nil {
-		return err
-	}
-	if !empty {
-		if cfg.Demo == DemoOn {
-			return ErrNotEmpty
-		}
-		return nil
-	}
 	t0 := time.Now()
-	err = SeedDemo(ctx, cfg.Store, cfg.Policy, cfg.Now())
+	err := SeedDemoEffects(ctx, cfg.Store, cfg.Policy, cfg.Now(), effects)
 	if errors.Is(err, ErrNoDemo) && cfg.Demo == DemoAuto {
 		cfg.Log.Warn().Err(err).Msg("starting without the demo company")
 		return nil
@@ -167,7 +206,105 @@ func seedDemo(ctx context.Context, cfg RunConfig) error {
 		return fmt.Errorf("writing the demo company: %w", err)
 	}
 	cfg.Log.Info().Int("items", len(demoScript)).Dur("took", time.Since(t0)).Msg("the demo company's last weeks are in the database")
+	return SeedChatter(fake)
+}
+
+// kvSandbox/kvSlackSide marks a database whose Slack side the sandbox keeps in cfg.SlackState.
+const (
+	kvSandbox   = "sandbox"
+	kvSlackSide = "slack_side"
+)
+
+// keptSlack reports whether the database's Slack side was kept before (the file beside it is its
+// own), and marks it as kept from now on.
+func keptSlack(ctx context.Context, cfg RunConfig) (bool, error) {
+	if cfg.SlackState == "" {
+		return false, nil
+	}
+	kept := false
+	err := cfg.Store.Update(ctx, func(tx domain.Tx) error {
+		v, err := tx.State().Get(kvSandbox, kvSlackSide)
+		if err != nil {
+			return err
+		}
+		kept = v != nil
+		if kept {
+			return nil
+		}
+		return tx.State().Put(kvSandbox, kvSlackSide, []byte{1})
+	})
+	if err != nil {
+		return false, fmt.Errorf("the sandbox's database: %w", err)
+	}
+	return kept, nil
+}
+
+// loadSlack loads the kept Slack side, if there is one and it belongs to this database: a new
+// database starts a new workspace too, so deleting the database starts everything afresh. A file
+// that cannot be read is moved aside, and the workspace starts empty.
+func loadSlack(fake *slackfake.Fake, cfg RunConfig, kept bool) error {
+	if cfg.SlackState == "" {
+		return nil
+	}
+	log := cfg.Log.With().Str("slack_state", cfg.SlackState).Logger()
+	if _, err := os.Stat(cfg.SlackState); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("the sandbox's Slack state: %w", err)
+	}
+	if !kept {
+		log.Info().Msg("the database is new, so its Slack side starts afresh too; the old one will be replaced")
+		return nil
+	}
+	if err := fake.LoadFile(cfg.SlackState); err != nil {
+		aside := cfg.SlackState + ".unreadable"
+		log.Warn().Err(err).Str("moved_to", aside).Msg("cannot read the kept Slack side; starting with an empty one")
+		if err := os.Rename(cfg.SlackState, aside); err != nil {
+			return fmt.Errorf("moving the unreadable Slack state aside: %w", err)
+		}
+		return nil
+	}
+	log.Info().Int("channels", len(fake.Channels())).Msg("the Slack side is back as it was")
 	return nil
+}
+
+// keepSlack saves the Slack side a moment after it changes (SaveDelay, so that a burst of changes is
+// saved once), until ctx ends.
+func keepSlack(ctx context.Context, fake *slackfake.Fake, cfg RunConfig) {
+	if cfg.SlackState == "" {
+		return
+	}
+	delay := cfg.SaveDelay
+	if delay <= 0 {
+		delay = time.Second
+	}
+	changed := fake.Changed()
+	for {
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+		// Taken before the save: a change while it runs is saved next time.
+		changed = fake.Changed()
+		saveSlack(fake, cfg)
+	}
+}
+
+func saveSlack(fake *slackfake.Fake, cfg RunConfig) {
+	if cfg.SlackState == "" {
+		return
+	}
+	if err := fake.SaveFile(cfg.SlackState); err != nil {
+		cfg.Log.Warn().Err(err).Str("slack_state", cfg.SlackState).Msg("cannot keep the Slack side")
+	}
 }
 
 // isEmpty reports whether the store has never recorded anything: every change appends an event.

@@ -53,6 +53,7 @@ type env struct {
 	fake *slackfake.Fake
 	srv  *sandbox.Server
 	http *httptest.Server
+	url  string // the web client's base URL
 }
 
 func start(t *testing.T) *env {
@@ -97,12 +98,12 @@ func start(t *testing.T) *env {
 	if err := fake.WaitForTimeout(wait, func() bool { return fake.Connections() > 0 }); err != nil {
 		t.Fatalf("the bot did not connect: %v", err)
 	}
-	return &env{t: t, fake: fake, srv: srv, http: hs}
+	return &env{t: t, fake: fake, srv: srv, http: hs, url: hs.URL}
 }
 
 func (e *env) get(path string, out any) *http.Response {
 	e.t.Helper()
-	resp, err := http.Get(e.http.URL + path)
+	resp, err := http.Get(e.url + path)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -120,7 +121,7 @@ func (e *env) get(path string, out any) *http.Response {
 func (e *env) post(path string, body any) string {
 	e.t.Helper()
 	data, _ := json.Marshal(body)
-	resp, err := http.Post(e.http.URL+path, "application/json", bytes.NewReader(data))
+	resp, err := http.Post(e.url+path, "application/json", bytes.NewReader(data))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -231,7 +232,7 @@ func TestRequestTriageAndHome(t *testing.T) {
 	for _, c := range st.Conversations {
 		labels = append(labels, c.Label)
 	}
-	if got := strings.Join(labels, ","); got != "#work-intake,#leadership,#general,workbot (app DM)" {
+	if got := strings.Join(labels, ","); got != "#work-intake,#leadership,#general,"+sandbox.AppDMLabel {
 		t.Errorf("conversations = %s", got)
 	}
 
@@ -363,7 +364,7 @@ func TestWaitReturnsOnChangeOrTimeout(t *testing.T) {
 		srv := sandbox.New(fake, sandbox.Options{PollTimeout: timeout})
 		hs := httptest.NewServer(srv)
 		t.Cleanup(func() { srv.Close(); hs.Close() })
-		return &env{t: t, fake: fake, srv: srv, http: hs}
+		return &env{t: t, fake: fake, srv: srv, http: hs, url: hs.URL}
 	}
 	quick, slow := serve(50*time.Millisecond), serve(wait)
 
@@ -380,7 +381,7 @@ func TestWaitReturnsOnChangeOrTimeout(t *testing.T) {
 	got := make(chan uint64, 1)
 	go func() {
 		var w struct{ Version uint64 }
-		resp, err := http.Get(fmt.Sprintf("%s/api/wait?since=%d", slow.http.URL, now))
+		resp, err := http.Get(fmt.Sprintf("%s/api/wait?since=%d", slow.url, now))
 		if err == nil {
 			_ = json.NewDecoder(resp.Body).Decode(&w)
 			resp.Body.Close()
@@ -412,7 +413,7 @@ func TestPageAndSafety(t *testing.T) {
 	defer srv.Close()
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
-	e := &env{t: t, fake: fake, srv: srv, http: hs}
+	e := &env{t: t, fake: fake, srv: srv, http: hs, url: hs.URL}
 
 	for path, want := range map[string]string{
 		"/":        `<script src="app.js"></script>`,
@@ -489,7 +490,7 @@ func TestAmbiguousElements(t *testing.T) {
 	defer srv.Close()
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
-	e := &env{t: t, fake: fake, srv: srv, http: hs}
+	e := &env{t: t, fake: fake, srv: srv, http: hs, url: hs.URL}
 
 	btn := func(id, text, value string) *slack.ButtonBlockElement {
 		return slack.NewButtonBlockElement(id, value, slack.NewTextBlockObject(slack.PlainTextType, text, false, false))
@@ -545,7 +546,7 @@ func TestRequiredFieldsSendNothing(t *testing.T) {
 		bot.BlockKind:    map[string]any{"v": map[string]string{"option": ""}},
 		bot.BlockDetails: map[string]any{"v": map[string]string{"text": ""}}, // optional
 	}})
-	resp, err := http.Post(e.http.URL+"/api/submit", "application/json", bytes.NewReader(data))
+	resp, err := http.Post(e.url+"/api/submit", "application/json", bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -582,7 +583,7 @@ func TestSharedImages(t *testing.T) {
 	defer srv.Close()
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
-	e := &env{t: t, fake: fake, srv: srv, http: hs}
+	e := &env{t: t, fake: fake, srv: srv, http: hs, url: hs.URL}
 
 	var png bytes.Buffer
 	img := image.NewRGBA(image.Rect(0, 0, 4, 3))

@@ -6,6 +6,7 @@
 // The API, all JSON, every POST with Content-Type application/json:
 //
 //	GET  /api/state?user=U&conv=C     people, conversations, messages, ephemerals, the top modal, Home
+//	                                  (conv=dm: the person's DM with the app)
 //	GET  /api/wait?since=N            returns when the fake changed after version N, or after a timeout
 //	GET  /api/file?channel=C&ts=T&i=N  an image shared in a message (the digest's chart); nothing else
 //	POST /api/send   {user, conv, text, thread_ts}   "/work …" runs the command; other text is posted;
@@ -14,6 +15,13 @@
 //	POST /api/submit {user, view_id, values}           submits the top modal
 //	POST /api/close  {user, view_id}                   closes the top modal
 //	POST /api/home   {user}                            opens App Home (app_home_opened)
+//	POST /api/shortcut {user, callback_id, channel, ts} runs an app shortcut: on the message channel/ts
+//	                                                  (a message shortcut), or from anywhere (a global one)
+//	POST /api/react  {user, channel, ts, emoji, remove} adds (or takes back) a reaction on a message
+//
+// In the person's DM with the app, text that is not a command is sent as a DM to the app, which gets
+// the message event Slack sends for it (message.im). /api/act on a view may carry the values typed in
+// its inputs so far, which Slack sends along with an action in a view (the view's state).
 //
 // Anyone who can reach the server can act as anyone in the workspace, so it serves loopback clients only.
 package sandbox
@@ -27,6 +35,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -53,6 +63,10 @@ type Options struct {
 	Settle time.Duration
 	// Logf, when set, receives a line per failed action.
 	Logf func(format string, args ...any)
+	// IntakeReaction and ReactionChannels repeat the bot's intake_reaction settings, so that the page
+	// can hint at them (and offer the emoji in its reaction picker). They change nothing else.
+	IntakeReaction   string
+	ReactionChannels []string
 }
 
 // Server serves the web client and its API. Close it to end pending long polls.
@@ -98,6 +112,8 @@ func New(fake *slackfake.Fake, opts Options) *Server {
 	s.mux.HandleFunc("POST /api/submit", s.submit)
 	s.mux.HandleFunc("POST /api/close", s.closeView)
 	s.mux.HandleFunc("POST /api/home", s.home)
+	s.mux.HandleFunc("POST /api/shortcut", s.shortcut)
+	s.mux.HandleFunc("POST /api/react", s.react)
 	go s.watch()
 	return s
 }
@@ -210,6 +226,15 @@ type Msg struct {
 	Edited   bool            `json:"edited,omitempty"`
 	Private  bool            `json:"ephemeral,omitempty"` // only the current person sees it
 	Surface  Surface         `json:"surface"`
+	// Reactions are the emoji on the message, in the order first used.
+	Reactions []ReactionJSON `json:"reactions,omitempty"`
+}
+
+// ReactionJSON is one emoji on a message: who added it, and whether the current person did.
+type ReactionJSON struct {
+	Name  string   `json:"name"`
+	Users []string `json:"users"`
+	Mine  bool     `json:"mine"`
 }
 
 // FileNote describes a shared file without its content. URL is set for an image the page can show.
@@ -273,6 +298,15 @@ type State struct {
 	Messages      []Msg          `json:"messages"`
 	Modal         *ViewJSON      `json:"modal"`
 	Home          *ViewJSON      `json:"home"`
+	// Shortcuts are the app's shortcuts, as Slack's client offers them.
+	Shortcuts []Shortcut `json:"shortcuts"`
+	// IntakeReaction is the emoji that files a message with workbot ("" when off); ReactionHere says
+	// whether it works in the selected conversation.
+	IntakeReaction string `json:"intake_reaction,omitempty"`
+	ReactionHere   bool   `json:"reaction_here,omitempty"`
+	// AppDMLatest is the ts of the app's newest message in the person's DM with it, so that the page
+	// can mark the app as unread.
+	AppDMLatest string `json:"app_dm_latest,omitempty"`
 }
 
 func (s *Server) state(w http.ResponseWriter, r *http.Request) {
@@ -280,7 +314,8 @@ func (s *Server) state(w http.ResponseWriter, r *http.Request) {
 	me := q.Get("user")
 	// The version is read first: a change racing with this snapshot then shows up at the next poll.
 	v, _ := s.current()
-	st := State{Version: v, BotUser: s.fake.BotUserID(), Connected: s.fake.Connections() > 0, Messages: []Msg{}}
+	st := State{Version: v, BotUser: s.fake.BotUserID(), Connected: s.fake.Connections() > 0, Messages: []Msg{},
+		Shortcuts: Shortcuts, IntakeReaction: s.opts.IntakeReaction}
 	for _, u := range s.fake.Users() {
 		if u.Deleted {
 			continue
@@ -307,11 +342,14 @@ func (s *Server) state(w http.ResponseWriter, r *http.Request) {
 		case !c.IsIM:
 			st.Conversations = append(st.Conversations, Conversation{ID: c.ID, Label: "#" + c.Name})
 		case c.ID == dm:
-			st.Conversations = append(st.Conversations, Conversation{ID: c.ID, Label: "workbot (app DM)", IsIM: true})
+			st.Conversations = append(st.Conversations, Conversation{ID: c.ID, Label: AppDMLabel, IsIM: true})
 		}
 	}
 	sort.SliceStable(st.Conversations, func(i, j int) bool { return convRank(st.Conversations[i]) < convRank(st.Conversations[j]) })
 	st.Conv = q.Get("conv")
+	if st.Conv == "dm" {
+		st.Conv = dm // the person's DM with the app, whoever they are
+	}
 	known := false
 	for _, c := range st.Conversations {
 		known = known || c.ID == st.Conv
@@ -320,6 +358,12 @@ func (s *Server) state(w http.ResponseWriter, r *http.Request) {
 		st.Conv = st.Conversations[0].ID
 	}
 	st.Messages = s.timeline(me, st.Conv)
+	st.ReactionHere = s.reactionFiles(st.Conv)
+	for _, m := range s.fake.Messages(dm) {
+		if m.User != me && (st.AppDMLatest == "" || tsLess(st.AppDMLatest, m.TS)) {
+			st.AppDMLatest = m.TS
+		}
+	}
 	if stack := s.fake.ModalStack(me); len(stack) > 0 {
 		st.Modal = viewJSON(stack[len(stack)-1])
 		st.Modal.Depth = len(stack)
@@ -358,6 +402,9 @@ func (s *Server) timeline(me, conv string) []Msg {
 		}
 		if m.ThreadTS != "" && m.ThreadTS != m.TS {
 			msg.ThreadTS = m.ThreadTS
+		}
+		for _, r := range m.Reactions {
+			msg.Reactions = append(msg.Reactions, ReactionJSON{Name: r.Name, Users: r.Users, Mine: slices.Contains(r.Users, me)})
 		}
 		for i, f := range m.Files {
 			note := FileNote{Name: f.Name, Title: f.Title, Alt: f.AltText, Size: f.Size}
@@ -514,6 +561,14 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 			}
 			return s.settle(d)
 		}
+		if q.Conv != "" && q.Conv == s.fake.DMChannel(q.User) {
+			// A DM to the app: Slack sends the app the message event (message.im).
+			_, d, err := s.fake.ReplyInDM(q.User, q.ThreadTS, s.escape(q.Text))
+			if err != nil {
+				return badRequest("%v", err)
+			}
+			return s.settle(d)
+		}
 		if _, err := s.fake.PostAsUser(q.User, q.Conv, s.escape(q.Text), q.ThreadTS); err != nil {
 			return badRequest("%v", err)
 		}
@@ -568,6 +623,8 @@ type actReq struct {
 	Block   int     `json:"block"`
 	Element int     `json:"element"`
 	Value   *Input  `json:"value"`
+	// Values are what the person typed in the view's inputs so far (a view surface only).
+	Values map[string]map[string]Input `json:"values"`
 }
 
 func (s *Server) act(w http.ResponseWriter, r *http.Request) {
@@ -583,6 +640,11 @@ func (s *Server) act(w http.ResponseWriter, r *http.Request) {
 		target, all, err := locate(blocks, q.Block, q.Element)
 		if err != nil {
 			return err
+		}
+		if q.Surface.Kind == "view" && len(q.Values) > 0 {
+			if err := s.fake.Fill(q.User, q.Surface.ViewID, inputValues(q.Values)); err != nil {
+				return badRequest("%s", strings.TrimPrefix(err.Error(), "slackfake: "))
+			}
 		}
 		var d *slackfake.Delivery
 		if target.typ == "button" {
@@ -750,19 +812,23 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 				return &apiError{status: http.StatusBadRequest, msg: "Please complete the required fields.", fields: empty}
 			}
 		}
-		values := map[string]map[string]slackfake.Value{}
-		for b, m := range q.Values {
-			values[b] = map[string]slackfake.Value{}
-			for a, in := range m {
-				values[b][a] = in.value()
-			}
-		}
-		d, err := s.fake.SubmitView(q.User, q.ViewID, values)
+		d, err := s.fake.SubmitView(q.User, q.ViewID, inputValues(q.Values))
 		if err != nil {
 			return badRequest("%s", strings.TrimPrefix(err.Error(), "slackfake: "))
 		}
 		return s.settle(d)
 	})
+}
+
+func inputValues(in map[string]map[string]Input) map[string]map[string]slackfake.Value {
+	values := map[string]map[string]slackfake.Value{}
+	for b, m := range in {
+		values[b] = map[string]slackfake.Value{}
+		for a, v := range m {
+			values[b][a] = v.value()
+		}
+	}
+	return values
 }
 
 // RequiredNote is what Slack's client shows under a required input left empty; it sends nothing then.
@@ -823,4 +889,86 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 		}
 		return s.settle(d)
 	})
+}
+
+type shortcutReq struct {
+	User       string `json:"user"`
+	CallbackID string `json:"callback_id"`
+	Channel    string `json:"channel"`
+	TS         string `json:"ts"`
+}
+
+// shortcut runs one of the app's shortcuts: a message shortcut on a message (from its ⋯ menu), or a
+// global one (from the shortcuts menu), as Slack's client does.
+func (s *Server) shortcut(w http.ResponseWriter, r *http.Request) {
+	handle(s, w, r, func(q *shortcutReq) string { return q.User }, func(q *shortcutReq) error {
+		i := slices.IndexFunc(Shortcuts, func(sc Shortcut) bool { return sc.CallbackID == q.CallbackID })
+		if i < 0 {
+			return badRequest("the app has no shortcut %q", q.CallbackID)
+		}
+		var d *slackfake.Delivery
+		var err error
+		switch sc := Shortcuts[i]; {
+		case sc.Type == "message" && q.Channel != "" && q.TS != "":
+			d, err = s.fake.MessageShortcut(q.User, q.Channel, q.TS, sc.CallbackID)
+		case sc.Type == "message":
+			return badRequest("%q is used on a message, from its ⋯ menu", sc.Name)
+		default:
+			d, err = s.fake.GlobalShortcut(q.User, sc.CallbackID)
+		}
+		if err != nil {
+			return badRequest("%s", strings.TrimPrefix(err.Error(), "slackfake: "))
+		}
+		return s.settle(d)
+	})
+}
+
+type reactReq struct {
+	User    string `json:"user"`
+	Channel string `json:"channel"`
+	TS      string `json:"ts"`
+	Emoji   string `json:"emoji"`
+	Remove  bool   `json:"remove"`
+}
+
+// react adds the person's reaction to a message, or takes it back. Slack tells the app
+// (reaction_added) only where it is a member; otherwise there is nothing to wait for.
+func (s *Server) react(w http.ResponseWriter, r *http.Request) {
+	handle(s, w, r, func(q *reactReq) string { return q.User }, func(q *reactReq) error {
+		name := strings.Trim(strings.TrimSpace(q.Emoji), ":")
+		if !emojiName.MatchString(name) {
+			return badRequest("%q is not an emoji name", q.Emoji)
+		}
+		var d *slackfake.Delivery
+		var err error
+		if q.Remove {
+			d, err = s.fake.RemoveReaction(q.User, q.Channel, q.TS, name)
+		} else {
+			d, err = s.fake.AddReaction(q.User, q.Channel, q.TS, name)
+		}
+		if err != nil {
+			return badRequest("%s", strings.TrimPrefix(err.Error(), "slackfake: "))
+		}
+		return s.settle(d)
+	})
+}
+
+// emojiName is what Slack accepts as an emoji name (skin tones as name::skin-tone-2).
+var emojiName = regexp.MustCompile(`^[a-z0-9_+'-]+(::skin-tone-[2-6])?$`)
+
+// reactionFiles says whether the intake reaction files messages in conv: a conversation the app is in
+// (Slack sends it reaction_added only there) and, when the settings name channels, one of those.
+func (s *Server) reactionFiles(conv string) bool {
+	if s.opts.IntakeReaction == "" || conv == "" {
+		return false
+	}
+	if len(s.opts.ReactionChannels) > 0 && !slices.Contains(s.opts.ReactionChannels, conv) {
+		return false
+	}
+	for _, c := range s.fake.Channels() {
+		if c.ID == conv {
+			return c.IsMember
+		}
+	}
+	return false
 }

@@ -112,3 +112,29 @@ func Seed(fake *slackfake.Fake) {
 		fake.AddChannel(c.ID, c.Name)
 	}
 }
+
+// The demo workspace's reaction intake: a :ticket: on a message in #general files it with workbot.
+const IntakeReaction = "ticket"
+
+// ReactionChannels are where IntakeReaction files messages.
+var ReactionChannels = []string{GeneralChannel}
+
+// AppDMLabel is how the page lists a person's DM with the app: under Apps, by the app's name, as Slack
+// does.
+const AppDMLabel = "workbot"
+
+// Shortcut is one of the app's shortcuts as its manifest declares it: type "message" (in a message's
+// ⋯ menu) or "global" (in the shortcuts menu).
+type Shortcut struct {
+	Name        string `json:"name" yaml:"name"`
+	Type        string `json:"type" yaml:"type"`
+	CallbackID  string `json:"callback_id" yaml:"callback_id"`
+	Description string `json:"description" yaml:"description"`
+}
+
+// Shortcuts are workbot's shortcuts, as manifest.yaml declares them (a test holds the two together):
+// Slack's client learns them from the app's configuration, and so does the page.
+var Shortcuts = []Shortcut{
+	{Name: "Turn into a work request", Type: "message", CallbackID: "file_message", Description: "File this message as a work request"},
+	{Name: "New work request", Type: "global", CallbackID: "new_request", Description: "Open the work request form"},
+}

@@ -22,6 +22,10 @@ const DefaultSandboxDBPath = "./workbot-sandbox.db"
 // DefaultSandboxAddr is where the sandbox's web client listens.
 const DefaultSandboxAddr = "127.0.0.1:8089"
 
+// SandboxSlackState is where the sandbox keeps its Slack side: beside its database, so that the two
+// go together (a new database starts a new workspace).
+func SandboxSlackState(dbPath string) string { return dbPath + ".slack.json" }
+
 // sandboxDigest is the demo's leadership digest: every weekday at 09:00, whatever the config says, so
 // that the demo behaves as the README describes.
 const sandboxDigest = "0 9 * * 1-5"
@@ -92,6 +96,12 @@ func (c *cli) sandbox(args []string) int {
 		}
 		cfg.Teams = append(cfg.Teams, tc)
 	}
+	// A :ticket: on a message in #general files it (the config may name another emoji); the demo's
+	// channel IDs replace any the config names.
+	if cfg.IntakeReaction == "" {
+		cfg.IntakeReaction = sandbox.IntakeReaction
+	}
+	cfg.IntakeReactionChannels = append([]string(nil), sandbox.ReactionChannels...)
 	cfg.Digest.Schedule = sandboxDigest
 	// A demo should leave nothing behind but its one database file.
 	cfg.Backup.Schedule = "off"
@@ -118,11 +128,13 @@ func (c *cli) sandbox(args []string) int {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	logger.Info().Str("version", version).Str("db", dbName(cfg.DBPath)).Str("db_from", dbFrom).Str("config", cfg.ConfigPath).
-		Msg("workbot sandbox starting")
+		Str("slack_state", SandboxSlackState(cfg.DBPath)).Msg("workbot sandbox starting")
 
 	var badBot error
 	err = sandbox.Run(ctx, sandbox.RunConfig{
 		Listener: ln, Store: db, Policy: policy, Demo: demoMode, Log: logger,
+		SlackState: SandboxSlackState(cfg.DBPath),
+		Web:        sandbox.Options{IntakeReaction: cfg.IntakeReaction, ReactionChannels: cfg.IntakeReactionChannels},
 		NewBot: func(fake *slackfake.Fake) (sandbox.Runner, error) {
 			cfg.BotToken, cfg.AppToken, cfg.APIURL = fake.BotToken(), fake.AppToken(), fake.URL()
 			b, err := newBot(cfg, db, logger, nil)

@@ -17,6 +17,7 @@ const S = {
   replyTo: "",
   modalKey: "",
   homeOpening: "", // the person whose App Home is being opened
+  appTab: localStorage.getItem("sandbox.apptab") || "messages", // the app's tab the sidebar opens
 };
 
 const $ = (id) => document.getElementById(id);
@@ -162,9 +163,9 @@ function plain(t) {
 // ---- Block Kit ----
 
 // act sends a click or a choice on an element, found by its place in the surface's blocks.
-async function act(surface, block, element, value) {
+async function act(surface, block, element, value, values) {
   try {
-    await api("/api/act", { user: S.me, surface, block, element, value });
+    await api("/api/act", { user: S.me, surface, block, element, value, values });
   } catch (e) {
     toast(e.message);
   }
@@ -280,7 +281,7 @@ function renderBlocks(parent, blocks, surface, inputs, errors) {
         div.appendChild(el("div", "note", "📎 a shared file"));
         break;
       case "input":
-        if (inputs) inputs.push(inputBlock(div, b, errors));
+        if (inputs) inputs.push(inputBlock(div, b, errors, surface, i));
         else div.appendChild(el("div", "note", "[input: " + plain(b.label) + "]"));
         break;
       default:
@@ -298,7 +299,7 @@ function fieldsGrid(fields) {
 
 // inputBlock draws one modal input and returns how to read it. Every input is sent on submit, empty
 // ones too, because slackfake keeps a value typed at an earlier submit unless it is replaced.
-function inputBlock(div, b, errors) {
+function inputBlock(div, b, errors, surface, index) {
   div.className = "block input-block";
   const e = b.element || {};
   const id = "in-" + (b.block_id || "") + "-" + (e.action_id || "");
@@ -321,6 +322,15 @@ function inputBlock(div, b, errors) {
       if (e.placeholder) control.placeholder = plain(e.placeholder);
       read = () => ({ text: control.value });
       filled = () => control.value.trim() !== "";
+      if (b.dispatch_action && !e.multiline && surface) {
+        // Slack sends an input with dispatch_action to the app when Enter is pressed in it, with what
+        // the view holds so far; the modal is not submitted.
+        control.addEventListener("keydown", (ev) => {
+          if (ev.key !== "Enter" || ev.isComposing) return;
+          ev.preventDefault();
+          act(surface, index, 0, { text: control.value }, modalValues());
+        });
+      }
       break;
     }
     case "static_select":
@@ -382,13 +392,16 @@ function timeOf(ts) {
 
 function renderMessage(m, replies) {
   const div = el("div", "msg" + (m.ephemeral ? " ephemeral" : ""));
+  div.dataset.ts = m.ts;
+  const main = el("div", "msg-main");
+  div.appendChild(main);
   const who = el("div", "who-line", userName(m.user));
   if (m.bot) who.appendChild(el("span", "app-tag", "APP"));
   who.appendChild(el("span", "time", timeOf(m.ts)));
   if (m.ephemeral) who.appendChild(el("span", "only-you", " · Only visible to you"));
-  div.appendChild(who);
-  if (m.blocks && m.blocks.length) renderBlocks(div, m.blocks, m.surface);
-  else { const t = el("div"); mrkdwn(t, m.text); div.appendChild(t); }
+  main.appendChild(who);
+  if (m.blocks && m.blocks.length) renderBlocks(main, m.blocks, m.surface);
+  else { const t = el("div"); mrkdwn(t, m.text); main.appendChild(t); }
   (m.files || []).forEach((f) => {
     if (f.url) {
       const fig = el("figure", "file-image");
@@ -397,17 +410,22 @@ function renderMessage(m, replies) {
       img.alt = f.alt || f.title || f.name;
       fig.appendChild(img);
       fig.appendChild(el("figcaption", "note", "📎 file: " + (f.title || f.name) + " (" + f.name + ")"));
-      div.appendChild(fig);
+      main.appendChild(fig);
     } else {
-      div.appendChild(el("div", "note", "📎 file: " + (f.title || f.name) + " (" + f.name + ", " + f.size + " bytes; not shown in the sandbox)"));
+      main.appendChild(el("div", "note", "📎 file: " + (f.title || f.name) + " (" + f.name + ", " + f.size + " bytes; not shown in the sandbox)"));
     }
   });
-  if (m.edited) div.appendChild(el("span", "edited", "(edited)"));
+  if (m.edited) main.appendChild(el("span", "edited", "(edited)"));
+  if (!m.ephemeral) {
+    if (m.reactions && m.reactions.length) main.appendChild(reactionRow(m));
+    main.appendChild(messageActions(m));
+  }
   if (!m.ephemeral && !m.thread_ts) {
     const r = el("button", "reply-link", replies && replies.length ? replies.length + " " + (replies.length === 1 ? "reply" : "replies") + " · reply in thread" : "Reply in thread");
     r.type = "button";
+    r.dataset.fk = "reply:" + m.ts;
     r.addEventListener("click", () => setReplyTo(m));
-    div.appendChild(r);
+    main.appendChild(r);
   }
   if (replies && replies.length) {
     const th = el("div", "thread");
@@ -415,6 +433,178 @@ function renderMessage(m, replies) {
     div.appendChild(th);
   }
   return div;
+}
+
+// ---- reactions and message actions ----
+
+// Emoji the page can draw; others show as :name:. The picker offers the first ones, and the intake
+// emoji when it is another.
+const EMOJI = {
+  ticket: "🎫", "+1": "👍", eyes: "👀", white_check_mark: "✅", raised_hands: "🙌", tada: "🎉", heart: "❤️",
+  thinking_face: "🤔", "-1": "👎", pray: "🙏", fire: "🔥", rocket: "🚀", memo: "📝", bug: "🐛", warning: "⚠️",
+};
+const PICKER = ["ticket", "+1", "eyes", "white_check_mark", "raised_hands", "tada", "heart", "thinking_face"];
+
+function emojiGlyph(name) {
+  const base = name.split("::")[0];
+  return EMOJI[base] || ":" + base + ":";
+}
+
+function pickerEmoji() {
+  const r = S.state && S.state.intake_reaction;
+  return r && !PICKER.includes(r) ? [r].concat(PICKER.slice(0, PICKER.length - 1)) : PICKER;
+}
+
+function names(ids) {
+  const n = ids.map(userName);
+  return n.length <= 1 ? n.join("") : n.slice(0, -1).join(", ") + " and " + n[n.length - 1];
+}
+
+function reactionRow(m) {
+  const row = el("div", "reactions");
+  for (const r of m.reactions) {
+    const b = el("button", "reaction" + (r.mine ? " mine" : ""));
+    b.type = "button";
+    b.dataset.fk = "pill:" + m.ts + ":" + r.name;
+    b.dataset.emoji = r.name;
+    b.setAttribute("aria-pressed", r.mine ? "true" : "false");
+    b.title = names(r.users) + " reacted with :" + r.name + ":";
+    b.setAttribute("aria-label", ":" + r.name + ": " + r.users.length + ", " + b.title);
+    b.appendChild(el("span", "emoji", emojiGlyph(r.name)));
+    b.appendChild(el("span", "count", String(r.users.length)));
+    b.addEventListener("click", () => react(m, r.name, r.mine));
+    row.appendChild(b);
+  }
+  return row;
+}
+
+async function react(m, name, remove) {
+  try {
+    await api("/api/react", { user: S.me, channel: m.surface.channel, ts: m.ts, emoji: name, remove: !!remove });
+  } catch (e) {
+    toast(e.message);
+  }
+  refresh();
+}
+
+// messageActions is the bar that shows on a message when it is hovered or focused: add a reaction, and
+// the ⋯ menu with the app's message shortcuts, as in Slack.
+function messageActions(m) {
+  const bar = el("div", "msg-actions");
+  bar.setAttribute("role", "toolbar");
+  bar.setAttribute("aria-label", "Message actions");
+  const add = el("button", "msg-action", "☺+");
+  add.type = "button";
+  add.dataset.fk = "react:" + m.ts;
+  add.title = "Add reaction";
+  add.setAttribute("aria-label", "Add reaction");
+  add.setAttribute("aria-haspopup", "menu");
+  add.addEventListener("click", () => openPicker(add, m));
+  const more = el("button", "msg-action more", "⋯");
+  more.type = "button";
+  more.dataset.fk = "more:" + m.ts;
+  more.title = "More actions";
+  more.setAttribute("aria-label", "More actions");
+  more.setAttribute("aria-haspopup", "menu");
+  more.addEventListener("click", () => openMoreMenu(more, m));
+  bar.appendChild(add);
+  bar.appendChild(more);
+  return bar;
+}
+
+// A popup menu: one at a time, kept across the page's redraws (it acts on what it was opened for),
+// closed by Escape, a click elsewhere or a choice. Arrow keys move between its items.
+const P = { menu: null, opener: "" };
+
+function closeMenu(refocus) {
+  if (!P.menu) return;
+  P.menu.remove();
+  P.menu = null;
+  if (refocus && P.opener) {
+    const b = document.querySelector('[data-fk="' + CSS.escape(P.opener) + '"]');
+    if (b) b.focus();
+  }
+  P.opener = "";
+}
+
+function openMenu(anchor, cls, label, items, up, alignLeft) {
+  closeMenu(false);
+  const menu = el("div", "menu " + cls);
+  menu.setAttribute("role", "menu");
+  menu.setAttribute("aria-label", label);
+  items.forEach((it) => {
+    const b = el("button", "menu-item");
+    b.type = "button";
+    b.setAttribute("role", "menuitem");
+    b.tabIndex = -1;
+    if (it.emoji) b.dataset.emoji = it.emoji;
+    b.appendChild(el("span", "menu-label", it.label));
+    if (it.hint) b.appendChild(el("span", "menu-hint", it.hint));
+    if (it.title) b.title = it.title;
+    b.addEventListener("click", () => { closeMenu(false); it.run(); });
+    menu.appendChild(b);
+  });
+  menu.addEventListener("keydown", (e) => {
+    const all = [...menu.querySelectorAll(".menu-item")];
+    const i = all.indexOf(document.activeElement);
+    let next = -1;
+    switch (e.key) {
+      case "ArrowDown": case "ArrowRight": next = (i + 1) % all.length; break;
+      case "ArrowUp": case "ArrowLeft": next = (i + all.length - 1) % all.length; break;
+      case "Home": next = 0; break;
+      case "End": next = all.length - 1; break;
+      case "Escape": e.preventDefault(); closeMenu(true); return;
+      case "Tab": closeMenu(false); return;
+      default: return;
+    }
+    e.preventDefault();
+    all[next].focus();
+  });
+  document.body.appendChild(menu);
+  const r = anchor.getBoundingClientRect();
+  const w = menu.offsetWidth;
+  menu.style.left = Math.max(8, Math.min(alignLeft ? r.left : r.right - w, window.innerWidth - w - 8)) + "px";
+  if (up) menu.style.bottom = (window.innerHeight - r.top + 4) + "px";
+  else menu.style.top = Math.min(r.bottom + 4, window.innerHeight - menu.offsetHeight - 8) + "px";
+  P.menu = menu;
+  P.opener = anchor.dataset.fk || anchor.id;
+  const first = menu.querySelector(".menu-item");
+  if (first) first.focus();
+}
+
+function openMoreMenu(anchor, m) {
+  const items = ((S.state && S.state.shortcuts) || []).filter((x) => x.type === "message").map((x) => ({
+    label: x.name, hint: "workbot", title: x.description,
+    run: () => shortcut(x.callback_id, m.surface.channel, m.ts),
+  }));
+  if (!m.thread_ts) items.push({ label: "Reply in thread", run: () => setReplyTo(m) });
+  openMenu(anchor, "more-menu", "More actions", items, false);
+}
+
+function openPicker(anchor, m) {
+  const mine = new Set((m.reactions || []).filter((r) => r.mine).map((r) => r.name));
+  const items = pickerEmoji().map((name) => ({
+    label: emojiGlyph(name), emoji: name, title: ":" + name + ":" + (name === (S.state && S.state.intake_reaction) && S.state.reaction_here ? " (files the message with workbot)" : ""),
+    run: () => react(m, name, mine.has(name)),
+  }));
+  openMenu(anchor, "picker", "Add reaction", items, false);
+}
+
+// shortcut runs an app shortcut: on a message (channel and ts), or a global one.
+async function shortcut(callbackID, channel, ts) {
+  try {
+    await api("/api/shortcut", { user: S.me, callback_id: callbackID, channel: channel || "", ts: ts || "" });
+  } catch (e) {
+    toast(e.message);
+  }
+  refresh();
+}
+
+function openShortcuts() {
+  const items = ((S.state && S.state.shortcuts) || []).filter((x) => x.type === "global").map((x) => ({
+    label: x.name, hint: "workbot", title: x.description, run: () => shortcut(x.callback_id),
+  }));
+  openMenu($("shortcuts"), "shortcuts-menu", "Shortcuts", items, true, true);
 }
 
 function setReplyTo(m) {
@@ -427,6 +617,10 @@ function setReplyTo(m) {
 function renderMessages(st) {
   const box = $("messages");
   const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  // A redraw replaces every element: focus moves to the successor of the one that had it, so that a
+  // keyboard user is not thrown out of the conversation by someone else's message.
+  const focused = box.contains(document.activeElement) ? document.activeElement.dataset.fk : "";
+  const scroll = box.scrollTop;
   box.replaceChildren();
   const replies = new Map();
   const tops = [];
@@ -440,7 +634,12 @@ function renderMessages(st) {
   if (!tops.length) box.appendChild(el("div", "note", "No messages yet. Try /work help, or /work request Fix the printer."));
   for (const m of tops) box.appendChild(renderMessage(m, replies.get(m.ts)));
   if (atBottom || S.scrollToEnd) box.scrollTop = box.scrollHeight;
+  else box.scrollTop = scroll;
   S.scrollToEnd = false;
+  if (focused) {
+    const again = box.querySelector('[data-fk="' + CSS.escape(focused) + '"]');
+    if (again) again.focus({ preventScroll: true });
+  }
 }
 
 // ---- modal ----
@@ -454,6 +653,9 @@ function renderModal(st) {
   back.hidden = false;
   const key = m.id + "/" + m.hash;
   if (key !== S.modalKey) {
+    // The app updated the open modal (views.update): Slack keeps what was typed in the inputs it
+    // still has.
+    const kept = S.modalKey.startsWith(m.id + "/") ? typedValues() : {};
     S.modalKey = key;
     $("modal-title").textContent = m.title + (m.depth > 1 ? "  (" + m.depth + " deep)" : "");
     $("modal-close").textContent = m.close || "Cancel";
@@ -464,10 +666,35 @@ function renderModal(st) {
     body.replaceChildren();
     modalInputs = [];
     renderBlocks(body, m.blocks, { kind: "view", view_id: m.id }, modalInputs, m.errors);
+    for (const inp of modalInputs) {
+      const v = kept[inp.block + "/" + inp.action];
+      if (v !== undefined && "value" in inp.control) inp.control.value = v;
+    }
   }
   for (const e of document.querySelectorAll("#modal-body .field-error")) {
     e.textContent = (m.errors && m.errors[e.dataset.block]) || (e.dataset.required ? REQUIRED : "");
   }
+}
+
+// typedValues is what the open modal's inputs hold, by block/action.
+function typedValues() {
+  const out = {};
+  for (const inp of modalInputs) {
+    if (inp.block && inp.action && "value" in inp.control) out[inp.block + "/" + inp.action] = inp.control.value;
+  }
+  return out;
+}
+
+// modalValues is the modal's inputs as the API takes them (what Slack sends as the view's state).
+function modalValues() {
+  const values = {};
+  for (const inp of modalInputs) {
+    const v = inp.read();
+    if (!v || !inp.block || !inp.action) continue;
+    values[inp.block] = values[inp.block] || {};
+    values[inp.block][inp.action] = v;
+  }
+  return values;
 }
 
 async function submitModal(ev) {
@@ -480,13 +707,7 @@ async function submitModal(ev) {
     empty[0].control.focus();
     return;
   }
-  const values = {};
-  for (const inp of modalInputs) {
-    const v = inp.read();
-    if (!v || !inp.block || !inp.action) continue;
-    values[inp.block] = values[inp.block] || {};
-    values[inp.block][inp.action] = v;
-  }
+  const values = modalValues();
   $("modal-submit").disabled = true;
   try {
     await api("/api/submit", { user: S.me, view_id: m.id, values });
@@ -512,6 +733,19 @@ async function closeModal() {
 
 // ---- page ----
 
+function dmOf(st) {
+  const c = st.conversations.find((x) => x.is_im);
+  return c ? c.id : "";
+}
+
+function inApp(st) {
+  return S.mode === "home" || (st.conv && st.conv === dmOf(st));
+}
+
+function seenKey(me) {
+  return "sandbox.seen." + me;
+}
+
 function renderSidebar(st) {
   const me = $("me");
   if (me.options.length !== st.users.filter((u) => !u.is_bot).length) {
@@ -524,19 +758,48 @@ function renderSidebar(st) {
   }
   me.value = st.me;
   const chans = $("channels");
-  const dms = $("dms");
   chans.replaceChildren();
-  dms.replaceChildren();
   for (const c of st.conversations) {
+    if (c.is_im) continue;
     const li = el("li");
     const b = el("button", "conv" + (S.mode === "conv" && c.id === st.conv ? " active" : ""), c.label);
     b.type = "button";
-    b.addEventListener("click", () => { S.mode = "conv"; S.conv = c.id; localStorage.setItem("sandbox.conv", c.id); setReplyTo(null); S.scrollToEnd = true; refresh(); });
+    b.addEventListener("click", () => openConv(c.id));
     li.appendChild(b);
-    (c.is_im ? dms : chans).appendChild(li);
+    chans.appendChild(li);
   }
-  $("home-tab").classList.toggle("active", S.mode === "home");
+  // The app's DM is read when its Messages tab shows; newer messages from workbot mark the app unread.
+  const dm = dmOf(st);
+  if (S.mode === "conv" && st.conv === dm && st.app_dm_latest) localStorage.setItem(seenKey(st.me), st.app_dm_latest);
+  const seen = localStorage.getItem(seenKey(st.me)) || "";
+  const unread = !!st.app_dm_latest && (!seen || parseFloat(st.app_dm_latest) > parseFloat(seen));
+  const app = $("app-tab");
+  app.classList.toggle("active", inApp(st));
+  app.classList.toggle("unread", unread);
+  app.setAttribute("aria-label", "workbot" + (unread ? ", new messages" : ""));
   $("status").textContent = st.connected ? "● workbot connected" : "○ workbot not connected";
+}
+
+function openConv(id) {
+  S.mode = "conv";
+  S.conv = id;
+  localStorage.setItem("sandbox.conv", id);
+  setReplyTo(null);
+  S.scrollToEnd = true;
+  refresh();
+}
+
+// openApp opens workbot from the sidebar, on the tab last used.
+function openApp() {
+  if (S.appTab === "home") openHome();
+  else openAppMessages();
+}
+
+function openAppMessages() {
+  S.appTab = "messages";
+  localStorage.setItem("sandbox.apptab", "messages");
+  const dm = S.state ? dmOf(S.state) : "";
+  if (dm) openConv(dm);
 }
 
 function render(st) {
@@ -550,9 +813,15 @@ function render(st) {
   banner.className = "banner bad";
   banner.textContent = st.connected ? "" : "workbot is not connected to this workspace; commands and buttons will fail until it is.";
   const home = S.mode === "home";
+  const app = inApp(st);
   $("messages").hidden = home;
   $("composer").hidden = home;
   $("homeview").hidden = !home;
+  $("app-tabs").hidden = !app;
+  $("tab-home").classList.toggle("active", home);
+  $("tab-home").setAttribute("aria-selected", home ? "true" : "false");
+  $("tab-messages").classList.toggle("active", app && !home);
+  $("tab-messages").setAttribute("aria-selected", app && !home ? "true" : "false");
   if (home) {
     $("conv-title").textContent = "workbot · Home";
     $("conv-hint").textContent = "what workbot published for " + userName(st.me);
@@ -562,8 +831,12 @@ function render(st) {
     else if (st.home) renderBlocks(hv, st.home.blocks, { kind: "view", view_id: st.home.id });
     else hv.appendChild(el("div", "note", "workbot has not published a Home tab for you yet."));
   } else {
-    $("conv-title").textContent = convLabel(st.conv);
-    $("conv-hint").textContent = "type /work help to start; you are " + userName(st.me);
+    $("conv-title").textContent = app ? "workbot · Messages" : convLabel(st.conv);
+    let hint = app ? "write to workbot and it offers to file it as a request; you are " + userName(st.me)
+      : "type /work help to start; you are " + userName(st.me);
+    if (st.reaction_here) hint += " · a :" + st.intake_reaction + ": reaction " + emojiGlyph(st.intake_reaction) + " files a message with workbot";
+    $("conv-hint").textContent = hint;
+    $("input").placeholder = app ? "Message workbot, or /work help" : "Message " + convLabel(st.conv) + ", or /work help; @ to mention someone";
     renderMessages(st);
   }
   renderModal(st);
@@ -621,6 +894,8 @@ async function poll() {
 async function openHome() {
   const me = S.me;
   S.mode = "home";
+  S.appTab = "home";
+  localStorage.setItem("sandbox.apptab", "home");
   S.homeOpening = me;
   if (S.state && S.state.me === me) render(S.state);
   else {
@@ -744,10 +1019,12 @@ function mentionKey(e) {
 
 function init() {
   $("me").addEventListener("change", () => {
+    const inDM = S.state && S.mode === "conv" && S.conv === dmOf(S.state);
     S.me = $("me").value;
-    // The DM listed is the previous person's until the new state arrives; a click on it would open
-    // a conversation the new person cannot see.
-    $("dms").replaceChildren();
+    closeMenu(false);
+    // The DM shown is the previous person's; the new person sees their own DM with workbot.
+    if (inDM) S.conv = "dm";
+    S.appTab = inDM ? "messages" : S.appTab;
     localStorage.setItem("sandbox.me", S.me);
     setReplyTo(null);
     S.modalKey = "";
@@ -763,7 +1040,14 @@ function init() {
     setReplyTo(null);
     refresh();
   });
-  $("home-tab").addEventListener("click", openHome);
+  $("app-tab").addEventListener("click", openApp);
+  $("tab-home").addEventListener("click", openHome);
+  $("tab-messages").addEventListener("click", openAppMessages);
+  $("shortcuts").addEventListener("click", () => (P.menu && P.opener === "shortcuts" ? closeMenu(false) : openShortcuts()));
+  document.addEventListener("mousedown", (e) => {
+    if (P.menu && !P.menu.contains(e.target) && !e.target.closest("[aria-haspopup]")) closeMenu(false);
+  });
+  document.addEventListener("keydown", (e) => { if (e.key === "Escape" && P.menu) closeMenu(true); });
   $("composer").addEventListener("submit", send);
   $("input").addEventListener("keydown", (e) => {
     if (mentionKey(e)) return;
