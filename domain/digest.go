@@ -2,6 +2,7 @@ package domain
 
 import (
 	"cmp"
+	"container/heap"
 	"fmt"
 	"math"
 	"slices"
@@ -53,9 +54,9 @@ type BlockedItem struct {
 
 // Flow holds the flow metrics of the period.
 //
-//   - Created: items created in the period (created events).
-//   - Completed / Rejected: items whose resolution is done / rejected with DoneAt in the period, found
-//     through the period's stage events (duplicates count as neither).
+//   - Created: items created in the period (created events, ReadTx.CountEvents).
+//   - Completed / Rejected: items whose resolution is done / rejected with DoneAt in the period
+//     (ReadTx.ClosedBetween; duplicates count as neither).
 //   - WorkingDays: the period's working time in days (WorkingTime(from, to) / 24h).
 //   - Throughput: Completed per working day, dividing by at least one day so a weekend-only period
 //     reports its completions rather than infinity.
@@ -161,11 +162,12 @@ func (d Digest) StalledBy(reason StallReason) []Stall {
 // BuildDigest computes the digest for the period [from, to) as of now, ranking the top items (top ≤ 0
 // means DefaultDigestTop; more than MaxDigestTop means MaxDigestTop).
 //
-// It reads only what is live plus the period's events: People, PendingHandoffs, one streaming pass over
-// OpenItems, EventsBetween(from, to), point reads of the items those events name, and point reads of
-// open items that blocked items wait on. Closed history is never scanned, so the cost follows the open
-// work, not the age of the database. The open items are not gathered into one slice: only those the
-// digest reports (stalled, blocked, due, top, biggest of an overloaded person) are copied.
+// It reads only what is live plus the period's closures: People, PendingHandoffs, one streaming pass
+// over OpenItems, ClosedBetween(from, to) and CountEvents for the flow, and point reads of open items
+// that blocked items wait on. Closed history and the period's events are never walked one by one, so
+// the cost follows the open work, not the age of the database or the week's activity. The open items
+// are not gathered into one slice: only those the digest reports (stalled, blocked, due, top, biggest
+// of an overloaded person) are copied.
 //
 // Returns EINVALID when to is not after from, and the store's errors wrapped otherwise.
 func BuildDigest(tx ReadTx, p *Policy, from, to, now time.Time, top int) (Digest, error) {
@@ -217,7 +219,7 @@ func BuildDigest(tx ReadTx, p *Policy, from, to, now time.Time, top int) (Digest
 	if err := b.finish(tx); err != nil {
 		return Digest{}, err
 	}
-	if err := flowFromEvents(tx, p, from, to, &d.Flow); err != nil {
+	if err := flowOfPeriod(tx, p, from, to, &d.Flow); err != nil {
 		return Digest{}, err
 	}
 	return d, nil
@@ -249,8 +251,11 @@ type digestBuilder struct {
 	// blockedPlain are the items blocked by a reason and without dependencies.
 	blockedPlain []Item
 
-	stalls     chunks[Stall]
+	// stallOrder has every stalled item; kept holds the full stall only of those that can still be
+	// among the first MaxStalledPerReason of their reason, since most of a large backlog's stalls are
+	// counted and never listed.
 	stallOrder []stallKey
+	kept       [len(stallReasons)]stallTop
 
 	overdueItems, dueSoonItems chunks[Item]
 }
@@ -259,9 +264,66 @@ type digestBuilder struct {
 // per stall rather than a whole item.
 type stallKey struct {
 	severity int32
-	slot     int32 // in stalls
+	slot     int32 // in stallTop.held, for the stalls kept there
 	worked   time.Duration
 	id       ItemID
+}
+
+// listedBefore is the digest's order within one reason: longest stalled first, then by ID.
+func (k *stallKey) listedBefore(o *stallKey) bool {
+	if k.worked != o.worked {
+		return k.worked > o.worked
+	}
+	return k.id < o.id
+}
+
+// stallTop keeps the first MaxStalledPerReason stalls of one reason seen so far: a heap of their keys
+// with the one listed last on top, and the stalls themselves in held, whose slots are reused as
+// stalls are displaced.
+type stallTop struct {
+	keys []stallKey
+	held []Stall
+}
+
+func (t *stallTop) Len() int           { return len(t.keys) }
+func (t *stallTop) Less(i, j int) bool { return t.keys[j].listedBefore(&t.keys[i]) }
+func (t *stallTop) Swap(i, j int)      { t.keys[i], t.keys[j] = t.keys[j], t.keys[i] }
+func (t *stallTop) Push(x any)         { t.keys = append(t.keys, x.(stallKey)) }
+func (t *stallTop) Pop() any {
+	x := t.keys[len(t.keys)-1]
+	t.keys = t.keys[:len(t.keys)-1]
+	return x
+}
+
+// offer keeps key's stall if it is among the first MaxStalledPerReason; stall is called only then.
+func (t *stallTop) offer(key stallKey, stall func() Stall) {
+	switch {
+	case len(t.keys) < MaxStalledPerReason:
+		key.slot = int32(len(t.held))
+		t.held = append(t.held, stall())
+		heap.Push(t, key)
+	case key.listedBefore(&t.keys[0]):
+		key.slot = t.keys[0].slot
+		t.held[key.slot] = stall()
+		t.keys[0] = key
+		heap.Fix(t, 0)
+	}
+}
+
+// listed returns the kept stalls in the digest's order.
+func (t *stallTop) listed() []Stall {
+	keys := slices.Clone(t.keys)
+	slices.SortFunc(keys, func(a, b stallKey) int {
+		if a.listedBefore(&b) {
+			return -1
+		}
+		return 1
+	})
+	out := make([]Stall, len(keys))
+	for i, k := range keys {
+		out[i] = t.held[k.slot]
+	}
+	return out
 }
 
 func newDigestBuilder(p *Policy, d *Digest, people []Person, top int, from, to, now time.Time) *digestBuilder {
@@ -337,8 +399,9 @@ func (b *digestBuilder) add(it *Item) {
 
 func (b *digestBuilder) checkStall(it *Item, openDeps int, pending *Handoff) {
 	if f, ok := b.p.stallCheck(it, openDeps, pending, b.now, b.workedSince, b.stallAfter[it.Stage]); ok {
-		b.stallOrder = append(b.stallOrder, stallKey{severity: int32(f.reason.severity()), slot: int32(b.stalls.n), worked: f.worked, id: it.ID})
-		b.stalls.add(f.stall(*it, pending))
+		key := stallKey{severity: int32(f.reason.severity()), worked: f.worked, id: it.ID}
+		b.stallOrder = append(b.stallOrder, key)
+		b.kept[key.severity].offer(key, func() Stall { return f.stall(*it, pending) })
 	}
 }
 
@@ -409,22 +472,12 @@ func (b *digestBuilder) finish(tx ReadTx) error {
 	if len(b.stallOrder) > 0 {
 		d.StalledIDs = make([]ItemID, len(b.stallOrder))
 		d.StalledCount = map[StallReason]int{}
-		kept := 0
 		for k, key := range b.stallOrder {
 			d.StalledIDs[k] = key.id
-			if d.StalledCount[stallReasons[key.severity]] < MaxStalledPerReason {
-				kept++
-			}
 			d.StalledCount[stallReasons[key.severity]]++
 		}
-		d.Stalled = make([]Stall, 0, kept)
-		seen := map[StallReason]int{}
-		for _, key := range b.stallOrder {
-			st := b.stalls.at(int(key.slot))
-			if seen[st.Reason] < MaxStalledPerReason {
-				seen[st.Reason]++
-				d.Stalled = append(d.Stalled, *st)
-			}
+		for i := range b.kept {
+			d.Stalled = append(d.Stalled, b.kept[i].listed()...)
 		}
 	}
 
@@ -728,80 +781,34 @@ func (t *loadTally) result() ([]PersonLoad, []OverloadedPerson) {
 	return loads, over
 }
 
-// mayClose reports whether an event can have taken its item to a terminal stage; only the items such
-// events name are read back. Events of the closing types that record their changes are read back only
-// when a change sets a resolution or enters a terminal stage, so ordinary stage moves cost nothing.
-func mayClose(e *Event, terminal map[StageID]bool) bool {
-	if e.ItemID == 0 {
-		return false
+// flowOfPeriod fills the period's metrics (see Flow) from two indexed reads: the count of its created
+// events and the items closed in it. Neither walks the period's events one by one, so a busy week
+// costs no more than a quiet one.
+func flowOfPeriod(tx ReadTx, p *Policy, from, to time.Time, f *Flow) error {
+	created, err := tx.CountEvents(EventCreated, from, to)
+	if err != nil {
+		return fmt.Errorf("digest: counting created events: %w", err)
 	}
-	switch e.Type {
-	case EventMoved, EventRejected, EventDuplicate, EventHandoffAccepted:
-	default:
-		return false
-	}
-	if len(e.Changes) == 0 {
-		return true
-	}
-	for _, c := range e.Changes {
-		if c.Field == "resolution" || (c.Field == "stage" && terminal[StageID(c.After)]) {
-			return true
-		}
-	}
-	return false
-}
-
-// flowFromEvents fills the event-derived metrics (see Flow).
-func flowFromEvents(tx ReadTx, p *Policy, from, to time.Time, f *Flow) error {
-	terminal := map[StageID]bool{}
-	for _, s := range p.Workflow.Stages {
-		if s.Terminal {
-			terminal[s.ID] = true
-		}
-	}
-	candidates := map[ItemID]struct{}{}
-	var order []ItemID
-	if err := tx.EventsBetween(from, to, func(e Event) bool {
-		switch {
-		case e.Type == EventCreated:
-			f.Created++
-		case mayClose(&e, terminal):
-			if _, seen := candidates[e.ItemID]; !seen {
-				candidates[e.ItemID] = struct{}{}
-				order = append(order, e.ItemID)
-			}
-		}
-		return true
-	}); err != nil {
-		return fmt.Errorf("digest: reading events: %w", err)
-	}
-
+	f.Created = created
 	loc := p.Calendar.loc()
 	var cycle []time.Duration
-	for _, id := range order {
-		it, err := tx.Item(id)
-		if ErrorCode(err) == ENOTFOUND {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("digest: reading item %d: %w", id, err)
-		}
-		if it.DoneAt.Before(from) || !it.DoneAt.Before(to) {
-			continue
-		}
-		switch it.Resolution {
+	if err := tx.ClosedBetween(from, to, func(c Closure) bool {
+		switch c.Resolution {
 		case ResolutionDone:
 			f.Completed++
-			cycle = append(cycle, max(it.DoneAt.Sub(it.CreatedAt), 0))
-			if !it.Due.IsZero() {
+			cycle = append(cycle, max(c.DoneAt.Sub(c.CreatedAt), 0))
+			if !c.Due.IsZero() {
 				f.DeadlinesTotal++
-				if !it.Due.Before(DateOf(it.DoneAt.In(loc))) {
+				if !c.Due.Before(DateOf(c.DoneAt.In(loc))) {
 					f.DeadlinesMet++
 				}
 			}
 		case ResolutionRejected:
 			f.Rejected++
 		}
+		return true
+	}); err != nil {
+		return fmt.Errorf("digest: reading the items closed in the period: %w", err)
 	}
 
 	slices.Sort(cycle)

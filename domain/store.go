@@ -45,6 +45,75 @@ type ReadTx interface {
 	EventsBetween(from, to time.Time, fn func(Event) bool) error
 	// ItemEvents visits one item's events, oldest first.
 	ItemEvents(id ItemID, fn func(Event) bool) error
+
+	// The reads below answer the questions that would otherwise scan every open item or every event
+	// of a period. The store keeps what they read in step with the items and events, in the same
+	// transaction as each PutItem and AppendEvent, so they always equal a recount: a read-only
+	// transaction sees the same answer as a scan would, and a write transaction sees its own changes.
+
+	// OpenCounts counts the open items, in all, per stage and per team.
+	OpenCounts() (OpenCounts, error)
+	// Workload is the open work assigned to user; zero for someone with none (and for user "").
+	Workload(user UserID) (Workload, error)
+	// Workloads visits everyone with open assigned work (Items > 0), in user ID order.
+	Workloads(fn func(UserID, Workload) bool) error
+	// OpenBriefs visits the brief of every open item in stage, or of every open item when stage is
+	// "", in ID order. It is for ranking and filtering many items: a store may produce briefs without
+	// reading whole items.
+	OpenBriefs(stage StageID, fn func(Brief) bool) error
+	// ClosedBetween visits the items whose DoneAt is in [from, to), by DoneAt, then ID.
+	ClosedBetween(from, to time.Time, fn func(Closure) bool) error
+	// CountEvents counts the events of type typ with from <= At < to.
+	CountEvents(typ EventType, from, to time.Time) (int, error)
+}
+
+// OpenCounts are counts of open items. Stages and teams without open items are absent from the maps;
+// ByTeam[""] counts the open items without a team.
+type OpenCounts struct {
+	Total   int
+	ByStage map[StageID]int
+	ByTeam  map[TeamID]int
+}
+
+// Workload is the open work assigned to one person: the sum of the items' Size, and how many.
+type Workload struct {
+	Points int
+	Items  int
+}
+
+// Brief is the part of an open item that ranking (score.go) and list filters read.
+type Brief struct {
+	ID        ItemID
+	Stage     StageID
+	Assignee  UserID
+	Team      TeamID
+	Value     int
+	Urgency   int
+	Size      int
+	Pin       int
+	Due       Date
+	Triaged   bool
+	CreatedAt time.Time
+}
+
+// BriefOf is the brief of an item.
+func BriefOf(it *Item) Brief {
+	return Brief{ID: it.ID, Stage: it.Stage, Assignee: it.Assignee, Team: it.Team, Value: it.Value,
+		Urgency: it.Urgency, Size: it.Size, Pin: it.Pin, Due: it.Due, Triaged: it.Triaged, CreatedAt: it.CreatedAt}
+}
+
+// Closure is a closed item as flow metrics see it.
+type Closure struct {
+	ID         ItemID
+	Resolution Resolution
+	CreatedAt  time.Time
+	DoneAt     time.Time
+	Due        Date
+}
+
+// ClosureOf is the closure of a closed item.
+func ClosureOf(it *Item) Closure {
+	return Closure{ID: it.ID, Resolution: it.Resolution, CreatedAt: it.CreatedAt, DoneAt: it.DoneAt, Due: it.Due}
 }
 
 // Tx is a write transaction.

@@ -97,12 +97,57 @@ func normalize(r itemRecord) itemRecord {
 func FuzzDecodeOtherRecords(f *testing.F) {
 	f.Add(handoffToRecord(domain.Handoff{ID: 1, Status: domain.HandoffPending, RequestedAt: baseTime}).encode())
 	f.Add(personToRecord(domain.Person{ID: "U1", Capacity: 5}).encode())
-	f.Add(eventToRecord(domain.Event{Seq: 1, At: baseTime, Changes: []domain.Change{{Field: "a", Before: "b", After: "c"}}}).encode())
+	f.Add(encodeEventV1(eventToRecord(domain.Event{Seq: 1, At: baseTime, Changes: []domain.Change{{Field: "a", Before: "b", After: "c"}}})))
+	f.Add(encodeEventV2(eventToRecord(domain.Event{Type: "moved", Changes: []domain.Change{{Field: "stage", Before: "b", After: "c"}, {Field: "x"}}})))
+	f.Add(closureOf(&itemRecord{Resolution: "done", CreatedAt: baseTime}).encode())
+	f.Add(itemToRecord(fullItem(3)).encode())
+	f.Add(appendRef(appendRef(nil, eventRef{}, eventRef{seq: 5, timeKey: 1 << 62}), eventRef{seq: 5, timeKey: 1 << 62}, eventRef{seq: 9, timeKey: 1<<62 + 77}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = decodeHandoff(b)
 		_, _ = decodePerson(b)
-		_, _ = decodeEvent(b)
+		_, _ = decodeEventV1(b)
+		_, _ = decodeEventV2(b, 1, baseTime)
+		_, _ = decodeClosure(b)
+		_, _ = decodeBrief(b, interner{})
+		_, _ = decodeRefs(b)
 	})
+}
+
+// TestEventRecordV2RoundTrip: known types and fields become codes, unknown ones keep their names, and
+// everything but Seq and At (which the key holds) comes back.
+func TestEventRecordV2RoundTrip(t *testing.T) {
+	for _, e := range []domain.Event{
+		{Type: domain.EventMoved, Actor: "U1", ItemID: 7, Changes: []domain.Change{{Field: "stage", Before: "todo", After: "in_progress"}}},
+		{Type: "something_new", Actor: "U1", Subject: "U2", Handoff: 3, Note: "a note",
+			Changes: []domain.Change{{Field: "a_new_field", Before: "x"}, {Field: "resolution", After: "done"}}},
+		{Type: domain.EventCreated},
+	} {
+		e.Seq, e.At = 42, baseTime
+		r, err := decodeEventV2(encodeEventV2(eventToRecord(e)), 42, baseTime)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.toDomain(); !reflect.DeepEqual(got, e) {
+			t.Errorf("round trip:\n got  %+v\n want %+v", got, e)
+		}
+	}
+	if n := len(encodeEventV2(eventToRecord(domain.Event{Type: domain.EventMoved, Actor: "U0123456789", ItemID: 123456,
+		Changes: []domain.Change{{Field: "stage", Before: "todo", After: "in_progress"}}}))); n > 40 {
+		t.Errorf("a stage move takes %d bytes", n)
+	}
+}
+
+func TestEventRefsRoundTrip(t *testing.T) {
+	want := []eventRef{{seq: 3, timeKey: 1<<63 + 1000}, {seq: 9, timeKey: 1<<63 + 500}, {seq: 1 << 40, timeKey: 1<<63 + 1<<50}}
+	var chunk []byte
+	var last eventRef
+	for _, r := range want {
+		chunk, last = appendRef(chunk, last, r), r
+	}
+	got, err := decodeRefs(chunk)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("decodeRefs = %v, %v; want %v", got, err, want)
+	}
 }
 
 func TestGroupKeysDoNotCollide(t *testing.T) {

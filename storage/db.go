@@ -256,15 +256,16 @@ func (db *DB) ExportItems(fn func(domain.Item) error) error {
 	})
 }
 
-// ExportEvents visits every audit event in Seq order, in one read transaction.
+// ExportEvents visits every audit event in time order (At, then Seq; Seq order too unless a clock
+// went back), in one read transaction.
 func (db *DB) ExportEvents(fn func(domain.Event) error) error {
 	return db.bolt.View(func(btx *bolt.Tx) error {
-		return btx.Bucket(bucketEvents).ForEach(func(k, v []byte) error {
-			r, err := decodeEvent(v)
+		return btx.Bucket(bucketEventLog).ForEach(func(k, v []byte) error {
+			e, err := eventFromLog(k, v)
 			if err != nil {
-				return fmt.Errorf("events/%x: %w", k, err)
+				return err
 			}
-			return fn(r.toDomain())
+			return fn(e)
 		})
 	})
 }

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"runtime"
 	"time"
@@ -27,6 +28,9 @@ func (t *txn) bucket(name []byte) (*bolt.Bucket, error) {
 	b := t.btx.Bucket(name)
 	if b == nil {
 		return nil, fmt.Errorf("storage: bucket %s is missing; run workbot check", name)
+	}
+	if t.btx.Writable() {
+		b.FillPercent = fillPercent(name)
 	}
 	return b, nil
 }
@@ -290,75 +294,57 @@ func (t *txn) People(fn func(domain.Person) bool) error {
 	return nil
 }
 
-// EventsBetween visits events with from <= At < to in (At, Seq) order.
+// EventsBetween walks event_log from from to to: (At, Seq) order, one cursor, no lookups.
 func (t *txn) EventsBetween(from, to time.Time, fn func(domain.Event) bool) error {
-	idx, err := t.bucket(bucketEventsByTime)
-	if err != nil {
+	log, err := t.bucket(bucketEventLog)
+	if err != nil || !from.Before(to) {
 		return err
-	}
-	evs, err := t.bucket(bucketEvents)
-	if err != nil {
-		return err
-	}
-	if !from.Before(to) {
-		return nil
 	}
 	end := timeKeyPrefix(to)
-	c := idx.Cursor()
-	for k, _ := c.Seek(timeKeyPrefix(from)); k != nil && bytes.Compare(k[:min(len(k), keyLen)], end) < 0; k, _ = c.Next() {
-		if len(k) != 2*keyLen {
-			return fmt.Errorf("events_by_time/%x: malformed key", k)
-		}
-		if err := t.visitEvent(evs, k[keyLen:], fn); err != nil {
-			if err == errStop {
-				return nil
-			}
+	c := log.Cursor()
+	for k, v := c.Seek(timeKeyPrefix(from)); k != nil && bytes.Compare(k[:min(len(k), keyLen)], end) < 0; k, v = c.Next() {
+		e, err := eventFromLog(k, v)
+		if err != nil {
 			return err
+		}
+		if !fn(e) {
+			return nil
 		}
 	}
 	return nil
 }
 
-// ItemEvents visits one item's events in Seq order.
+// ItemEvents reads the item's references in order and looks each event up in event_log.
 func (t *txn) ItemEvents(id domain.ItemID, fn func(domain.Event) bool) error {
-	idx, err := t.bucket(bucketEventsByItem)
+	byItem, err := t.bucket(bucketEventByItem)
 	if err != nil {
 		return err
 	}
-	evs, err := t.bucket(bucketEvents)
+	log, err := t.bucket(bucketEventLog)
 	if err != nil {
 		return err
 	}
 	prefix := seqKey(uint64(id))
-	c := idx.Cursor()
-	for k, _ := c.Seek(prefix); hasPrefix(k, prefix); k, _ = c.Next() {
-		if len(k) != 2*keyLen {
-			return fmt.Errorf("events_by_item/%x: malformed key", k)
+	c := byItem.Cursor()
+	for k, v := c.Seek(prefix); hasPrefix(k, prefix); k, v = c.Next() {
+		refs, err := decodeRefs(v)
+		if err != nil {
+			return fmt.Errorf("event_log_by_item/%x: %w", k, err)
 		}
-		if err := t.visitEvent(evs, k[keyLen:], fn); err != nil {
-			if err == errStop {
+		for _, r := range refs {
+			key := r.key()
+			v := log.Get(key)
+			if v == nil {
+				return fmt.Errorf("event_log_by_item/%x points to missing event %d", k, r.seq)
+			}
+			e, err := eventFromLog(key, v)
+			if err != nil {
+				return err
+			}
+			if !fn(e) {
 				return nil
 			}
-			return err
 		}
-	}
-	return nil
-}
-
-// errStop is how visitEvent reports that fn asked to stop; it never leaves this file.
-var errStop = fmt.Errorf("stop")
-
-func (t *txn) visitEvent(evs *bolt.Bucket, seq []byte, fn func(domain.Event) bool) error {
-	v := evs.Get(seq)
-	if v == nil {
-		return fmt.Errorf("event index points to missing event %x", seq)
-	}
-	r, err := decodeEvent(v)
-	if err != nil {
-		return fmt.Errorf("events/%x: %w", seq, err)
-	}
-	if !fn(r.toDomain()) {
-		return errStop
 	}
 	return nil
 }
@@ -425,11 +411,13 @@ func (t *txn) PutItem(it domain.Item) error {
 	id := uint64(it.ID)
 	key := seqKey(id)
 	rec := itemToRecord(it)
+	var oldRec *itemRecord
 	if prev := items.Get(key); prev != nil {
 		old, err := decodeItem(prev)
 		if err != nil {
 			return fmt.Errorf("items/%d: %w", id, err)
 		}
+		oldRec = &old
 		if old.open() {
 			if err := open.Delete(key); err != nil {
 				return err
@@ -463,6 +451,9 @@ func (t *txn) PutItem(it domain.Item) error {
 		}
 	}
 	if err := byRequester.Put(groupKey(rec.Requester, id), nil); err != nil {
+		return err
+	}
+	if err := t.updateAggregates(oldRec, &rec); err != nil {
 		return err
 	}
 	// A caller that set an ID beyond the sequence (an import) must not get it handed out again.
@@ -517,35 +508,33 @@ func (t *txn) PutPerson(p domain.Person) error {
 	return b.Put([]byte(p.ID), personToRecord(p).encode())
 }
 
-// AppendEvent assigns the next Seq and writes the event with its time and item index entries.
+// AppendEvent assigns the next Seq, writes the event at its place in time, counts it in its hour and
+// adds it to its item's references.
 func (t *txn) AppendEvent(e domain.Event) error {
-	evs, err := t.bucket(bucketEvents)
+	log, err := t.bucket(bucketEventLog)
 	if err != nil {
 		return err
 	}
-	byTime, err := t.bucket(bucketEventsByTime)
-	if err != nil {
-		return err
-	}
-	byItem, err := t.bucket(bucketEventsByItem)
-	if err != nil {
-		return err
-	}
-	seq, err := evs.NextSequence()
+	seq, err := log.NextSequence()
 	if err != nil {
 		return err
 	}
 	e.Seq = seq
-	if err := evs.Put(seqKey(seq), eventToRecord(e).encode()); err != nil {
+	key := eventTimeKey(e.At, seq)
+	if err := log.Put(key, encodeEventV2(eventToRecord(e))); err != nil {
 		return err
 	}
-	if err := byTime.Put(eventTimeKey(e.At, seq), nil); err != nil {
+	if err := t.countEvent(e.At, e.Type); err != nil {
 		return err
 	}
-	if e.ItemID != 0 {
-		return byItem.Put(eventItemKey(uint64(e.ItemID), seq), nil)
+	if e.ItemID == 0 {
+		return nil
 	}
-	return nil
+	byItem, err := t.bucket(bucketEventByItem)
+	if err != nil {
+		return err
+	}
+	return addItemRef(byItem, uint64(e.ItemID), eventRef{seq: seq, timeKey: binary.BigEndian.Uint64(key)})
 }
 
 // GetKV returns a copy of bucket/key's value, or nil.
