@@ -19,6 +19,7 @@ func (b *Bot) sweep(ctx context.Context, now time.Time) {
 		b.log.Error().Err(err).Msg("handoff escalation failed")
 	}
 	b.sampleWIP(ctx, now)
+	b.prune(ctx, now)
 }
 
 // sendNudges nudges assignees whose items near (or passed unnoticed) their stage's stall threshold.
