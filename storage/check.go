@@ -181,9 +181,10 @@ func checkAggregates(tx *bolt.Tx, p *problems) {
 	compareCounts(tx.Bucket(bucketAggOpen), "agg_open", open.counts, p)
 
 	hourly := map[string][]int64{}
+	dict := &dictionary{btx: tx, cache: newDictCache()}
 	ec := tx.Bucket(bucketEventLog).Cursor()
 	for k, v := ec.First(); k != nil && !p.full(); k, v = ec.Next() {
-		if e, err := eventFromLog(k, v); err == nil {
+		if e, err := eventFromLog(k, v, dict); err == nil {
 			key := string(eventCountKey(eventHour(e.At), string(e.Type)))
 			if hourly[key] == nil {
 				hourly[key] = []int64{0}
@@ -398,11 +399,13 @@ func checkPeople(tx *bolt.Tx, p *problems) {
 func checkEvents(tx *bolt.Tx, p *problems) {
 	log := tx.Bucket(bucketEventLog)
 	byItem := tx.Bucket(bucketEventByItem)
+	dict := &dictionary{btx: tx, cache: newDictCache()}
+	checkDictionary(tx, p)
 	var maxSeq uint64
 	withItem := 0
 	c := log.Cursor()
 	for k, v := c.First(); k != nil && !p.full(); k, v = c.Next() {
-		e, err := eventFromLog(k, v)
+		e, err := eventFromLog(k, v, dict)
 		if err != nil {
 			p.addf("%v", err)
 			continue
@@ -443,13 +446,38 @@ func checkEvents(tx *bolt.Tx, p *problems) {
 				p.addf("event_log_by_item/%x points to missing event %d", k, r.seq)
 				continue
 			}
-			if e, err := eventFromLog(r.key(), ev); err == nil && uint64(e.ItemID) != item {
+			if e, err := eventFromLog(r.key(), ev, dict); err == nil && uint64(e.ItemID) != item {
 				p.addf("event_log_by_item/%x lists event %d of item %d", k, r.seq, e.ItemID)
 			}
 		}
 	}
 	if refs != withItem && !p.full() {
 		p.addf("event_log_by_item holds %d references, event_log %d events with an item", refs, withItem)
+	}
+}
+
+// checkDictionary: the two directions of the dictionary agree, and its sequence covers every id.
+func checkDictionary(tx *bolt.Tx, p *problems) {
+	byStr, byID := tx.Bucket(bucketDict), tx.Bucket(bucketDictIDs)
+	var maxID uint64
+	c := byID.Cursor()
+	for k, v := c.First(); k != nil && !p.full(); k, v = c.Next() {
+		id, ok := keySeq(k)
+		if !ok {
+			p.addf("dict_ids/%x: malformed key", k)
+			continue
+		}
+		maxID = max(maxID, id)
+		back := byStr.Get(v)
+		if n, w := binary.Uvarint(back); w <= 0 || n != id {
+			p.addf("dict_ids/%d is %q, but dict/%q says %x", id, v, v, back)
+		}
+	}
+	if byID.Sequence() < maxID {
+		p.addf("dict_ids sequence %d is below the highest id %d", byID.Sequence(), maxID)
+	}
+	if nStr, nID := byStr.Stats().KeyN, byID.Stats().KeyN; nStr != nID && !p.full() {
+		p.addf("the dictionary has %d strings but %d ids", nStr, nID)
 	}
 }
 

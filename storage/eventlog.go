@@ -18,13 +18,13 @@ import (
 //	event_log/<time BE><seq BE>              eventRecord v2; bucket sequence = last Seq
 //	event_log_by_item/<item BE><chunk BE4>   up to refsPerChunk references to the item's events
 //
-// time is timeKeyPrefix(At). The record leaves out what its key says (Seq and At) and writes event
-// types and change fields as small codes (eventTypeCodes, changeFieldCodes), so most events take
-// about 40 bytes instead of 80. A reference is uvarint(seq − previous seq) then zigzag varint of the
+// time is timeKeyPrefix(At). The record leaves out what its key says (Seq and At), writes event types
+// and change fields as small codes (eventTypeCodes, changeFieldCodes), and names people, stages and
+// the like by their dictionary ids (dict.go), so most events take about 25 bytes instead of 80. A reference is uvarint(seq − previous seq) then zigzag varint of the
 // time key's difference from the previous reference (the first is relative to zero), so an item's
-// eight-odd events cost about ninety bytes of references in one key, not eight keys. Both buckets
-// grow at their end, and their pages are filled before a new one starts (appendFill) instead of being
-// split in half.
+// eight-odd events cost about a hundred bytes of references in one key (see encodeRefs), not eight
+// keys. Both buckets grow at their end, and the log's pages are filled before a new one starts
+// (appendFill) instead of being split in half.
 
 var (
 	bucketEventLog    = []byte("event_log")
@@ -68,16 +68,76 @@ func codeIndex(names []string) map[string]uint64 {
 	return m
 }
 
-// encodeEventV2 writes the fields in this order: type code, actor, item, subject, handoff, changes
-// (count, then code, [name when the code is 0], before, after), note, and the type's name when its
-// code is 0.
-func encodeEventV2(r eventRecord) []byte {
+// internedFields are the change fields whose values come from small sets (stages, people, numbers,
+// dates), so their values go through the dictionary; the rest (titles, reasons, times) are written out.
+var internedFields = map[string]bool{
+	"stage": true, "resolution": true, "assignee": true, "value": true, "urgency": true, "size": true,
+	"due": true, "team": true, "pin": true, "triaged": true, "handoff_status": true, "capacity": true,
+	"away_until": true, "nudges_off": true, "personal_digest_off": true,
+}
+
+// appendName writes a string that is usually a dictionary entry: uvarint 0 for "", 2·id for an entry,
+// 2·len+1 followed by the bytes for a string written out (too long to be worth an entry).
+func appendName(b []byte, s string, d *dictionary) ([]byte, error) {
+	switch {
+	case s == "":
+		return append(b, 0), nil
+	case len(s) > maxInterned:
+		return append(binary.AppendUvarint(b, 2*uint64(len(s))+1), s...), nil
+	}
+	id, err := d.id(s)
+	if err != nil {
+		return nil, err
+	}
+	return binary.AppendUvarint(b, 2*id), nil
+}
+
+func (d *decoder) rawName(dict *dictionary) string {
+	x := d.rawUvarint()
+	switch {
+	case d.err != nil || x == 0:
+		return ""
+	case x%2 == 1:
+		n := (x - 1) / 2
+		if n > uint64(len(d.buf)) {
+			d.err = errCorrupt
+			return ""
+		}
+		off := d.size - len(d.buf)
+		d.buf = d.buf[n:]
+		return d.text[off : off+int(n)]
+	}
+	s, err := dict.str(x / 2)
+	if err != nil {
+		d.err = err
+	}
+	return s
+}
+
+func (d *decoder) name(dict *dictionary) string {
+	if !d.next() {
+		return ""
+	}
+	return d.rawName(dict)
+}
+
+// encodeEventV2 writes the fields in this order: type code, actor (name), item, subject (name),
+// handoff, changes (count, then code, [field when the code is 0], before, after: names for
+// internedFields, strings otherwise), note, and the type when its code is 0.
+func encodeEventV2(r eventRecord, dict *dictionary) ([]byte, error) {
 	e := newEncoder(32 + len(r.Note))
 	code, known := eventTypeCode[r.Type]
 	e.uvarint(code)
-	e.str(r.Actor)
+	var err error
+	if e.buf, err = appendName(e.buf, r.Actor, dict); err != nil {
+		return nil, err
+	}
+	e.fields++
 	e.uvarint(r.ItemID)
-	e.str(r.Subject)
+	if e.buf, err = appendName(e.buf, r.Subject, dict); err != nil {
+		return nil, err
+	}
+	e.fields++
 	e.uvarint(r.Handoff)
 	e.buf = binary.AppendUvarint(e.buf, uint64(len(r.Changes)))
 	for _, c := range r.Changes {
@@ -86,14 +146,23 @@ func encodeEventV2(r eventRecord) []byte {
 		if !ok {
 			e.buf = appendString(e.buf, c.Field)
 		}
-		e.buf = appendString(appendString(e.buf, c.Before), c.After)
+		if !internedFields[c.Field] {
+			e.buf = appendString(appendString(e.buf, c.Before), c.After)
+			continue
+		}
+		if e.buf, err = appendName(e.buf, c.Before, dict); err != nil {
+			return nil, err
+		}
+		if e.buf, err = appendName(e.buf, c.After, dict); err != nil {
+			return nil, err
+		}
 	}
 	e.fields++
 	e.str(r.Note)
 	if !known {
 		e.str(r.Type)
 	}
-	return e.finish(eventRecordV2)
+	return e.finish(eventRecordV2), nil
 }
 
 func appendString(b []byte, s string) []byte {
@@ -101,7 +170,7 @@ func appendString(b []byte, s string) []byte {
 }
 
 // decodeEventV2 reads a record of event_log; seq and at come from its key.
-func decodeEventV2(b []byte, seq uint64, at time.Time) (eventRecord, error) {
+func decodeEventV2(b []byte, seq uint64, at time.Time, dict *dictionary) (eventRecord, error) {
 	var d decoder
 	d.init(b)
 	if d.err == nil && d.version != eventRecordV2 {
@@ -109,7 +178,10 @@ func decodeEventV2(b []byte, seq uint64, at time.Time) (eventRecord, error) {
 	}
 	r := eventRecord{Seq: seq, At: at}
 	code := d.uvarint()
-	r.Actor, r.ItemID, r.Subject, r.Handoff = d.str(), d.uvarint(), d.str(), d.uvarint()
+	r.Actor = d.name(dict)
+	r.ItemID = d.uvarint()
+	r.Subject = d.name(dict)
+	r.Handoff = d.uvarint()
 	if d.next() {
 		n := d.rawUvarint()
 		if d.err == nil && n > uint64(len(d.buf)) {
@@ -128,7 +200,11 @@ func decodeEventV2(b []byte, seq uint64, at time.Time) (eventRecord, error) {
 				default:
 					d.err = errCorrupt
 				}
-				r.Changes[i] = changeRecord{Field: field, Before: d.rawString(), After: d.rawString()}
+				if internedFields[field] {
+					r.Changes[i] = changeRecord{Field: field, Before: d.rawName(dict), After: d.rawName(dict)}
+				} else {
+					r.Changes[i] = changeRecord{Field: field, Before: d.rawString(), After: d.rawString()}
+				}
 			}
 		}
 	}
@@ -158,10 +234,21 @@ func (r eventRef) key() []byte {
 	return binary.BigEndian.AppendUint64(k, r.seq)
 }
 
+// A chunk is uvarint(count), the references, then zero bytes up to its size class. An item's
+// references arrive over its whole life; if each one grew the value, bbolt would split the item's page
+// again and again into a full one and a nearly empty one. Rewriting a value at the same size never
+// splits, so a chunk is allocated a little larger than it needs and grows by doubling.
+var chunkClasses = []int{96, 192, 384, 768}
+
 func decodeRefs(v []byte) ([]eventRef, error) {
-	var out []eventRef
+	n, w := binary.Uvarint(v)
+	if w <= 0 || n > uint64(len(v)) {
+		return nil, errCorrupt
+	}
+	v = v[w:]
+	out := make([]eventRef, 0, n)
 	var prev eventRef
-	for len(v) > 0 {
+	for i := uint64(0); i < n; i++ {
 		ds, w := binary.Uvarint(v)
 		if w <= 0 {
 			return nil, errCorrupt
@@ -178,10 +265,25 @@ func decodeRefs(v []byte) ([]eventRef, error) {
 	return out, nil
 }
 
-// appendRef adds r to a chunk whose last reference is last (zero for an empty chunk).
-func appendRef(chunk []byte, last, r eventRef) []byte {
-	chunk = binary.AppendUvarint(chunk, r.seq-last.seq)
-	return binary.AppendVarint(chunk, int64(r.timeKey-last.timeKey))
+// encodeRefs writes refs as a chunk of at least size bytes (the smallest class that holds them).
+func encodeRefs(refs []eventRef, size int) []byte {
+	body := binary.AppendUvarint(make([]byte, 0, size), uint64(len(refs)))
+	var prev eventRef
+	for _, r := range refs {
+		body = binary.AppendUvarint(body, r.seq-prev.seq)
+		body = binary.AppendVarint(body, int64(r.timeKey-prev.timeKey))
+		prev = r
+	}
+	for _, c := range chunkClasses {
+		if c >= len(body) {
+			size = max(size, c)
+			break
+		}
+	}
+	if size > len(body) {
+		body = append(body, make([]byte, size-len(body))...)
+	}
+	return body
 }
 
 func itemChunkKey(item uint64, chunk uint32) []byte {
@@ -198,7 +300,7 @@ func addItemRef(byItem *bolt.Bucket, item uint64, r eventRef) error {
 		k, v = c.Prev()
 	}
 	if k == nil || !bytes.HasPrefix(k, prefix) {
-		return byItem.Put(itemChunkKey(item, 0), appendRef(nil, eventRef{}, r))
+		return byItem.Put(itemChunkKey(item, 0), encodeRefs([]eventRef{r}, 0))
 	}
 	if len(k) != keyLen+4 {
 		return fmt.Errorf("%w: event_log_by_item/%x", errCorrupt, k)
@@ -209,17 +311,17 @@ func addItemRef(byItem *bolt.Bucket, item uint64, r eventRef) error {
 	}
 	n := binary.BigEndian.Uint32(k[keyLen:])
 	if len(refs) >= refsPerChunk {
-		return byItem.Put(itemChunkKey(item, n+1), appendRef(nil, eventRef{}, r))
+		return byItem.Put(itemChunkKey(item, n+1), encodeRefs([]eventRef{r}, 0))
 	}
 	key := slices.Clone(k)
-	return byItem.Put(key, appendRef(slices.Clone(v), refs[len(refs)-1], r))
+	return byItem.Put(key, encodeRefs(append(refs, r), len(v)))
 }
 
-func eventFromLog(k, v []byte) (domain.Event, error) {
+func eventFromLog(k, v []byte, dict *dictionary) (domain.Event, error) {
 	if len(k) != 2*keyLen {
 		return domain.Event{}, fmt.Errorf("%w: event_log/%x: malformed key", errCorrupt, k)
 	}
-	r, err := decodeEventV2(v, binary.BigEndian.Uint64(k[keyLen:]), timeFromKey(k[:keyLen]))
+	r, err := decodeEventV2(v, binary.BigEndian.Uint64(k[keyLen:]), timeFromKey(k[:keyLen]), dict)
 	if err != nil {
 		return domain.Event{}, fmt.Errorf("event_log/%x: %w", k, err)
 	}

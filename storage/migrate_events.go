@@ -64,8 +64,10 @@ func migrateEventLogStart(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
-	if _, err := tx.CreateBucketIfNotExists(bucketEventByItem); err != nil {
-		return err
+	for _, name := range [][]byte{bucketEventByItem, bucketDict, bucketDictIDs} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return err
+		}
 	}
 	old := tx.Bucket(bucketEvents)
 	if old == nil {
@@ -85,6 +87,7 @@ func migrateEventLogStep(tx *bolt.Tx) (bool, error) {
 	log := tx.Bucket(bucketEventLog)
 	byItem := tx.Bucket(bucketEventByItem)
 	log.FillPercent, byItem.FillPercent = fillPercent(bucketEventLog), fillPercent(bucketEventByItem)
+	dict := &dictionary{btx: tx, cache: newDictCache()}
 	c := old.Cursor()
 	moved := 0
 	for k, v := c.First(); k != nil && moved < eventsPerStep; k, v = c.First() {
@@ -98,7 +101,11 @@ func migrateEventLogStep(tx *bolt.Tx) (bool, error) {
 		}
 		r.Seq = seq
 		key := eventTimeKey(r.At, seq)
-		if err := log.Put(key, encodeEventV2(r)); err != nil {
+		rec, err := encodeEventV2(r, dict)
+		if err != nil {
+			return false, err
+		}
+		if err := log.Put(key, rec); err != nil {
 			return false, err
 		}
 		if r.ItemID != 0 {

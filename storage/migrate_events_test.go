@@ -30,8 +30,9 @@ func toOldEventLayout(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
+	dict := &dictionary{btx: tx, cache: newDictCache()}
 	err = log.ForEach(func(k, v []byte) error {
-		e, err := eventFromLog(k, v)
+		e, err := eventFromLog(k, v, dict)
 		if err != nil {
 			return err
 		}
@@ -53,10 +54,12 @@ func toOldEventLayout(tx *bolt.Tx) error {
 	if err := evs.SetSequence(log.Sequence()); err != nil {
 		return err
 	}
-	if err := tx.DeleteBucket(bucketEventLog); err != nil {
-		return err
+	for _, name := range [][]byte{bucketEventLog, bucketEventByItem, bucketDict, bucketDictIDs} {
+		if err := tx.DeleteBucket(name); err != nil {
+			return err
+		}
 	}
-	return tx.DeleteBucket(bucketEventByItem)
+	return nil
 }
 
 // eventsFixture writes items and events (some of them out of time order, some without an item, one

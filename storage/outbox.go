@@ -219,7 +219,7 @@ func (db *DB) ClaimEffects(ctx context.Context, owner string, max int, lease tim
 	now := time.Now()
 	var out []domain.OutboxEntry
 	err := db.bolt.View(func(btx *bolt.Tx) error {
-		t := &txn{btx: btx}
+		t := db.txn(btx)
 		pending := btx.Bucket(bucketOutboxPending)
 		if pending == nil {
 			return nil
@@ -333,7 +333,7 @@ func (db *DB) OutboxStats(ctx context.Context) (pending int, oldest time.Time, e
 		pending = p.Stats().KeyN
 		if k, _ := p.Cursor().First(); k != nil {
 			id, _ := keySeq(k)
-			e, ok, err := (&txn{btx: btx}).outboxEntry(id)
+			e, ok, err := (db.txn(btx)).outboxEntry(id)
 			if err != nil {
 				return err
 			}

@@ -16,6 +16,22 @@ import (
 // of a transaction function, so nothing survives a Batch retry.
 type txn struct {
 	btx *bolt.Tx
+	// cache is the DB's dictionary cache (dict.go); dict is this transaction's view of it, made on
+	// first use.
+	cache *dictCache
+	dict  *dictionary
+}
+
+// dictionary is the transaction's dictionary. A txn made without its DB's cache (tests, tools) gets
+// one of its own.
+func (t *txn) dictionary() *dictionary {
+	if t.dict == nil {
+		if t.cache == nil {
+			t.cache = newDictCache()
+		}
+		t.dict = &dictionary{btx: t.btx, cache: t.cache}
+	}
+	return t.dict
 }
 
 var (
@@ -303,7 +319,7 @@ func (t *txn) EventsBetween(from, to time.Time, fn func(domain.Event) bool) erro
 	end := timeKeyPrefix(to)
 	c := log.Cursor()
 	for k, v := c.Seek(timeKeyPrefix(from)); k != nil && bytes.Compare(k[:min(len(k), keyLen)], end) < 0; k, v = c.Next() {
-		e, err := eventFromLog(k, v)
+		e, err := eventFromLog(k, v, t.dictionary())
 		if err != nil {
 			return err
 		}
@@ -337,7 +353,7 @@ func (t *txn) ItemEvents(id domain.ItemID, fn func(domain.Event) bool) error {
 			if v == nil {
 				return fmt.Errorf("event_log_by_item/%x points to missing event %d", k, r.seq)
 			}
-			e, err := eventFromLog(key, v)
+			e, err := eventFromLog(key, v, t.dictionary())
 			if err != nil {
 				return err
 			}
@@ -521,7 +537,11 @@ func (t *txn) AppendEvent(e domain.Event) error {
 	}
 	e.Seq = seq
 	key := eventTimeKey(e.At, seq)
-	if err := log.Put(key, encodeEventV2(eventToRecord(e))); err != nil {
+	rec, err := encodeEventV2(eventToRecord(e), t.dictionary())
+	if err != nil {
+		return err
+	}
+	if err := log.Put(key, rec); err != nil {
 		return err
 	}
 	if err := t.countEvent(e.At, e.Type); err != nil {
