@@ -1,68 +1,137 @@
 package storage
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"workbot/domain"
 )
 
-// OpenBriefs reads the briefs straight from idx_open's records: it walks an item record's fields in
-// place, keeps the ones a brief has and skips the rest (title and details included) without copying
-// them, and shares one string per distinct stage, team and assignee. Ranking every open item for a
-// list therefore allocates almost nothing per item.
+// idx_stage is a covering index for briefs (schema 5): each entry's value is the item's brief minus
+// what the key already says (stage, ID), about 70 bytes. Ranking every open item for a list is then
+// one scan of a few megabytes, and ranking one stage a prefix of it, instead of reading each item's
+// whole record. PutItem rewrites the entry with the record, so it is never stale.
+
+const briefRecordV1 byte = 1
+
+// briefRecord is idx_stage's value, in this order: team, assignee, value, urgency, size, pin, due,
+// triaged, created at, blocked (by a reason), blocked at, depends on, depends since, snoozed until,
+// stage entered at, last activity at.
+type briefRecord struct {
+	Team, Assignee            string
+	Value, Urgency, Size, Pin int
+	Due                       domain.Date
+	Triaged                   bool
+	CreatedAt                 time.Time
+	Blocked                   bool
+	BlockedAt                 time.Time
+	DependsOn                 []domain.ItemID
+	DependsSince              time.Time
+	SnoozedUntil              time.Time
+	StageEnteredAt            time.Time
+	LastActivityAt            time.Time
+}
+
+func briefOf(r *itemRecord) briefRecord {
+	return briefRecord{Team: r.Team, Assignee: r.Assignee, Value: r.Value, Urgency: r.Urgency, Size: r.Size,
+		Pin: r.Pin, Due: r.Due, Triaged: r.Triaged, CreatedAt: r.CreatedAt,
+		Blocked: r.BlockedReason != "", BlockedAt: r.BlockedAt, DependsOn: r.DependsOn, DependsSince: r.DependsSince,
+		SnoozedUntil: r.SnoozedUntil, StageEnteredAt: r.StageEnteredAt, LastActivityAt: r.LastActivityAt}
+}
+
+func (b briefRecord) encode() []byte {
+	e := newEncoder(64 + len(b.Team) + len(b.Assignee))
+	e.str(b.Team)
+	e.str(b.Assignee)
+	e.varint(int64(b.Value))
+	e.varint(int64(b.Urgency))
+	e.varint(int64(b.Size))
+	e.varint(int64(b.Pin))
+	e.date(b.Due)
+	e.boolean(b.Triaged)
+	e.timestamp(b.CreatedAt)
+	e.boolean(b.Blocked)
+	e.timestamp(b.BlockedAt)
+	e.ids(b.DependsOn)
+	e.timestamp(b.DependsSince)
+	e.timestamp(b.SnoozedUntil)
+	e.timestamp(b.StageEnteredAt)
+	e.timestamp(b.LastActivityAt)
+	return e.finish(briefRecordV1)
+}
+
+// decodeBrief reads an idx_stage entry without copying: strings are shared through in.
+func decodeBrief(k, v []byte, in interner) (domain.Brief, error) {
+	stage, id, ok := splitGroupKey(k)
+	if !ok {
+		return domain.Brief{}, fmt.Errorf("%w: malformed key", errCorrupt)
+	}
+	r := newFieldReader(v, briefRecordV1)
+	b := domain.Brief{ID: domain.ItemID(id), Stage: domain.StageID(in.ofString(stage))}
+	b.Team = domain.TeamID(in.of(r.bytes()))
+	b.Assignee = domain.UserID(in.of(r.bytes()))
+	b.Value, b.Urgency, b.Size, b.Pin = r.int(), r.int(), r.int(), r.int()
+	b.Due = r.date()
+	b.Triaged = r.boolean()
+	b.CreatedAt = r.timestamp()
+	b.Blocked = r.boolean()
+	b.BlockedAt = r.timestamp()
+	b.DependsOn = r.ids()
+	b.DependsSince = r.timestamp()
+	b.SnoozedUntil = r.timestamp()
+	b.StageEnteredAt = r.timestamp()
+	b.LastActivityAt = r.timestamp()
+	if r.err != nil {
+		return domain.Brief{}, fmt.Errorf("brief: %w", r.err)
+	}
+	return b, nil
+}
+
+// OpenBriefs walks idx_stage: every entry, or one stage's prefix.
 func (t *txn) OpenBriefs(stage domain.StageID, fn func(domain.Brief) bool) error {
-	open, err := t.bucket(bucketOpen)
-	if err != nil {
-		return err
-	}
-	in := interner{}
-	visit := func(k, v []byte) (bool, error) {
-		b, err := decodeBrief(v, in)
-		if err != nil {
-			return false, fmt.Errorf("idx_open/%x: %w", k, err)
-		}
-		return fn(b), nil
-	}
-	if stage == "" {
-		c := open.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if more, err := visit(k, v); err != nil || !more {
-				return err
-			}
-		}
-		return nil
-	}
 	idx, err := t.bucket(bucketByStage)
 	if err != nil {
 		return err
 	}
-	return eachInGroup(idx, open, string(stage), func(seq, v []byte) (bool, error) { return visit(seq, v) })
-}
-
-// eachInGroup walks one group of an open-items index and hands each item's idx_open record to fn.
-func eachInGroup(idx, open *bolt.Bucket, group string, fn func(seq, v []byte) (bool, error)) error {
-	prefix := groupPrefix(group)
-	c := idx.Cursor()
-	for k, _ := c.Seek(prefix); hasPrefix(k, prefix); k, _ = c.Next() {
-		seq := k[len(prefix):]
-		v := open.Get(seq)
-		if v == nil {
-			return fmt.Errorf("index entry %x points to item %x, which is not open", k, seq)
-		}
-		if more, err := fn(seq, v); err != nil || !more {
-			return err
-		}
+	var prefix []byte
+	if stage != "" {
+		prefix = groupPrefix(string(stage))
 	}
-	return nil
+	produce := func(emit func(domain.Brief) bool) error {
+		in := interner{}
+		c := idx.Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			b, err := decodeBrief(k, v, in)
+			if err != nil {
+				return fmt.Errorf("idx_stage/%x: %w", k, err)
+			}
+			if !emit(b) {
+				return nil
+			}
+		}
+		return nil
+	}
+	// Every open item is worth a second core (the digest, a list of everything); one stage is not.
+	if stage == "" && !t.btx.Writable() && runtime.GOMAXPROCS(0) > 1 {
+		return scanPipelined(produce, fn)
+	}
+	return produce(fn)
 }
 
 // interner hands out one string per distinct byte sequence; the map lookup with a converted []byte
 // does not allocate.
 type interner map[string]string
+
+func (in interner) ofString(s string) string {
+	if v, ok := in[s]; ok {
+		return v
+	}
+	in[s] = s
+	return s
+}
 
 func (in interner) of(b []byte) string {
 	if len(b) == 0 {
@@ -142,13 +211,6 @@ func (r *fieldReader) bytes() []byte {
 	return s
 }
 
-func (r *fieldReader) uvarint() uint64 {
-	if !r.next() {
-		return 0
-	}
-	return r.rawUvarint()
-}
-
 func (r *fieldReader) int() int {
 	if !r.next() {
 		return 0
@@ -188,51 +250,59 @@ func (r *fieldReader) date() domain.Date {
 	return domain.Date{Year: int(y), Month: time.Month(m), Day: int(d)}
 }
 
-func (r *fieldReader) skipIDs() {
+func (r *fieldReader) ids() []domain.ItemID {
 	if !r.next() {
-		return
+		return nil
 	}
 	n := r.rawUvarint()
-	if n > uint64(len(r.buf)) {
+	if r.err != nil || n > uint64(len(r.buf)) {
 		r.err, r.buf = errCorrupt, nil
-		return
+		return nil
 	}
-	for i := uint64(0); i < n && r.err == nil; i++ {
-		r.rawUvarint()
+	if n == 0 {
+		return nil
 	}
+	out := make([]domain.ItemID, n)
+	for i := range out {
+		out[i] = domain.ItemID(r.rawUvarint())
+	}
+	return out
 }
 
-// decodeBrief reads the brief's fields of an item record, in encode's order (records.go).
-func decodeBrief(v []byte, in interner) (domain.Brief, error) {
-	r := newFieldReader(v, itemRecordV1)
-	var b domain.Brief
-	b.ID = domain.ItemID(r.uvarint())
-	r.bytes() // key
-	r.bytes() // title
-	r.bytes() // details
-	r.bytes() // kind
-	r.bytes() // requester
-	b.Team = domain.TeamID(in.of(r.bytes()))
-	b.Value = r.int()
-	b.Urgency = r.int()
-	b.Size = r.int()
-	b.Due = r.date()
-	b.Stage = domain.StageID(in.of(r.bytes()))
-	b.Assignee = domain.UserID(in.of(r.bytes()))
-	r.bytes()     // blocked reason
-	r.timestamp() // blocked at
-	r.skipIDs()   // depends on
-	r.timestamp() // depends since
-	b.Pin = r.int()
-	b.Triaged = r.boolean()
-	r.bytes()     // resolution
-	r.uvarint()   // duplicate of
-	r.uvarint()   // pending handoff
-	r.timestamp() // nudged at
-	r.timestamp() // snoozed until
-	b.CreatedAt = r.timestamp()
-	if r.err != nil {
-		return domain.Brief{}, fmt.Errorf("item brief: %w", r.err)
+// OpenItemsByID implements domain.OpenItemsReader: one cursor walks idx_open forward to each wanted
+// ID, stepping to neighbours (cheap within a page) and seeking only across gaps, and decodes only the
+// wanted records. Reading the eighteen thousand items a digest reports costs a third of as many
+// lookups from the root.
+func (t *txn) OpenItemsByID(ids []domain.ItemID, fn func(domain.Item) bool) error {
+	open, err := t.bucket(bucketOpen)
+	if err != nil {
+		return err
 	}
-	return b, nil
+	c := open.Cursor()
+	var k, v []byte
+	for i, id := range ids {
+		want := seqKey(uint64(id))
+		// A few steps forward beat a seek from the root; beyond that, seek.
+		steps := 0
+		if i > 0 && k != nil {
+			for k != nil && bytes.Compare(k, want) < 0 && steps < 8 {
+				k, v = c.Next()
+				steps++
+			}
+		}
+		if i == 0 || k == nil || bytes.Compare(k, want) < 0 {
+			k, v = c.Seek(want)
+		}
+		if k == nil || !bytes.Equal(k, want) {
+			continue
+		}
+		r, err := decodeItem(v)
+		if err != nil {
+			return fmt.Errorf("idx_open/%d: %w", id, err)
+		}
+		if !fn(r.toDomain()) {
+			return nil
+		}
+	}
+	return nil
 }

@@ -294,8 +294,10 @@ func checkItems(tx *bolt.Tx, p *problems) {
 			if byAssignee.Get(groupKey(r.Assignee, id)) == nil {
 				p.addf("items/%d is open but missing from idx_assignee/%q", id, r.Assignee)
 			}
-			if byStage.Get(groupKey(r.Stage, id)) == nil {
+			if b := byStage.Get(groupKey(r.Stage, id)); b == nil {
 				p.addf("items/%d is open but missing from idx_stage/%q", id, r.Stage)
+			} else if !bytes.Equal(b, briefOf(&r).encode()) {
+				p.addf("idx_stage/%q/%d holds a brief that differs from the item", r.Stage, id)
 			}
 		}
 		if byRequester.Get(groupKey(r.Requester, id)) == nil {

@@ -127,6 +127,7 @@ func FuzzDecodeOtherRecords(f *testing.F) {
 	})
 	f.Add(closureOf(&itemRecord{Resolution: "done", CreatedAt: baseTime}).encode())
 	f.Add(itemToRecord(fullItem(3)).encode())
+	f.Add(briefOf(&itemRecord{Team: "core", Assignee: "U1", Value: 3, CreatedAt: baseTime}).encode())
 	f.Add(encodeRefs([]eventRef{{seq: 5, timeKey: 1 << 62}, {seq: 9, timeKey: 1<<62 + 77}}, 0))
 	dictTx(f, func(d *dictionary) {
 		if _, err := d.id("U1"); err != nil {
@@ -138,7 +139,7 @@ func FuzzDecodeOtherRecords(f *testing.F) {
 			_, _ = decodeEventV1(b)
 			_, _ = decodeEventV2(b, 1, baseTime, d)
 			_, _ = decodeClosure(b)
-			_, _ = decodeBrief(b, interner{})
+			_, _ = decodeBrief(groupKey("todo", 1), b, interner{})
 			_, _ = decodeRefs(b)
 		})
 	})
@@ -232,5 +233,33 @@ func TestEventRefsRoundTrip(t *testing.T) {
 	}
 	if n := len(encodeRefs(many, 0)); n > chunkClasses[len(chunkClasses)-1] {
 		t.Errorf("a full chunk of everyday references takes %d bytes, more than the largest class", n)
+	}
+}
+func TestGroupKeysDoNotCollide(t *testing.T) {
+	a := groupPrefix("U1")
+	b := groupKey("U12", 1)
+	if hasPrefix(b, a) {
+		t.Error(`group "U1" is a prefix of a key of group "U12"`)
+	}
+	g, seq, ok := splitGroupKey(groupKey("stage", 77))
+	if !ok || g != "stage" || seq != 77 {
+		t.Errorf("splitGroupKey = %q, %d, %v", g, seq, ok)
+	}
+	if _, _, ok := splitGroupKey([]byte{5, 'a'}); ok {
+		t.Error("splitGroupKey accepted a short key")
+	}
+}
+
+func BenchmarkDecodeItem(b *testing.B) {
+	it := fullItem(12345)
+	it.Details = "Some details about the work, as a person would type them into the intake form."
+	rec := itemToRecord(it).encode()
+	b.SetBytes(int64(len(rec)))
+	for b.Loop() {
+		r, err := decodeItem(rec)
+		if err != nil || r.ID != 12345 {
+			b.Fatal(err)
+		}
+		_ = r.toDomain()
 	}
 }

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,17 @@ func downgradeTo4(t *testing.T, path string) {
 	if err := bdb.Update(func(tx *bolt.Tx) error {
 		if err := toOldEventLayout(tx); err != nil {
 			return err
+		}
+		// Version 4's idx_stage entries were empty.
+		byStage := tx.Bucket(bucketByStage)
+		var keys [][]byte
+		if err := byStage.ForEach(func(k, _ []byte) error { keys = append(keys, slices.Clone(k)); return nil }); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := byStage.Put(k, nil); err != nil {
+				return err
+			}
 		}
 		for _, name := range [][]byte{bucketAggOpen, bucketClosed, bucketAggEvents} {
 			if err := tx.DeleteBucket(name); err != nil {

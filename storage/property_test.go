@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -403,11 +404,15 @@ func compareAggregates(t *testing.T, tx domain.ReadTx, m *model, ids []domain.It
 		}
 		same("Workload("+string(u)+")", w, wantWork[u])
 	}
+	byID := func(bs []domain.Brief) []domain.Brief {
+		slices.SortFunc(bs, func(a, b domain.Brief) int { return cmp.Compare(a.ID, b.ID) })
+		return bs
+	}
 	var gotBriefs []domain.Brief
 	if err := tx.OpenBriefs("", func(b domain.Brief) bool { gotBriefs = append(gotBriefs, b); return true }); err != nil {
 		t.Fatal(err)
 	}
-	same("OpenBriefs", gotBriefs, wantBriefs)
+	same("OpenBriefs", byID(gotBriefs), wantBriefs)
 	for _, st := range propStages {
 		var got, want []domain.Brief
 		if err := tx.OpenBriefs(st, func(b domain.Brief) bool { got = append(got, b); return true }); err != nil {
@@ -418,8 +423,25 @@ func compareAggregates(t *testing.T, tx domain.ReadTx, m *model, ids []domain.It
 				want = append(want, b)
 			}
 		}
-		same("OpenBriefs("+string(st)+")", got, want)
+		same("OpenBriefs("+string(st)+")", byID(got), want)
 	}
+	// OpenItemsByID: a sorted sample of IDs, open, closed and unknown, gaps short and long.
+	var sample []domain.ItemID
+	for id := domain.ItemID(1); id <= m.nextItem+3; id++ {
+		if rng.IntN(3) == 0 || (id > 50 && id < 90) {
+			sample = append(sample, id)
+		}
+	}
+	var gotOpen, wantOpen []domain.Item
+	if err := tx.(domain.OpenItemsReader).OpenItemsByID(sample, func(it domain.Item) bool { gotOpen = append(gotOpen, it); return true }); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range sample {
+		if it, ok := m.items[id]; ok && it.Open() {
+			wantOpen = append(wantOpen, it)
+		}
+	}
+	same("OpenItemsByID", gotOpen, wantOpen)
 	for i := 0; i < 5; i++ {
 		from := baseTime.Add(time.Duration(rng.IntN(30*24*60)) * time.Minute)
 		to := from.Add(time.Duration(rng.IntN(10*24*60)) * time.Minute)
