@@ -388,34 +388,41 @@ func (b *Bot) cmdMine(ctx context.Context, r replier) {
 	r.say(ctx, "My work", fitBlocks(blocks, maxMessageBlocks, "")...)
 }
 
+// cmdList ranks the open items a filter selects. Only the first page is ranked in full
+// (Policy.TopOpen), so the whole backlog is never sorted to show twenty lines; a person's own items
+// are few and ranked as they are.
 func (b *Bot) cmdList(ctx context.Context, r replier, args []string) {
 	filter := strings.Join(args, " ")
 	var (
-		items []domain.Item
+		top   []domain.Ranked
+		total int
 		title = "Open items by priority"
 	)
+	now := b.now()
 	err := b.store.View(ctx, func(tx domain.ReadTx) error {
-		keep := func(it domain.Item) bool { items = append(items, it); return true }
+		var err error
 		switch {
 		case filter == "":
-			return tx.OpenItems(keep)
+			top, total, err = b.policy.TopOpen(tx, "", nil, listShown, now)
+			return err
 		default:
 			if u, ok := parseUser(filter); ok {
 				title = "Open items of " + mention(u)
-				return tx.OpenItemsByAssignee(u, keep)
+				var items []domain.Item
+				err := tx.OpenItemsByAssignee(u, func(it domain.Item) bool { items = append(items, it); return true })
+				top, total = b.policy.Rank(items, now), len(items)
+				return err
 			}
 			if st, ok := b.findStage(filter); ok {
 				title = "Open items in " + esc(stageName(b.policy, st))
-				return tx.OpenItemsInStage(st, keep)
+				top, total, err = b.policy.TopOpen(tx, st, nil, listShown, now)
+				return err
 			}
 			if _, ok := b.policy.Team(domain.TeamID(filter)); ok {
 				title = "Open items of team " + esc(filter)
-				return tx.OpenItems(func(it domain.Item) bool {
-					if string(it.Team) == filter {
-						items = append(items, it)
-					}
-					return true
-				})
+				team := domain.TeamID(filter)
+				top, total, err = b.policy.TopOpen(tx, "", func(br domain.Brief) bool { return br.Team == team }, listShown, now)
+				return err
 			}
 			return domain.Errorf(domain.EINVALID, "%q is not a stage, a person or a team. Stages: %s.", cut(filter, 40), strings.ReplaceAll(b.stageList(), "`", ""))
 		}
@@ -424,7 +431,7 @@ func (b *Bot) cmdList(ctx context.Context, r replier, args []string) {
 		r.fail(ctx, err)
 		return
 	}
-	r.say(ctx, title, listBlocks(title, b.policy.Rank(items, b.now()), b.policy, true)...)
+	r.say(ctx, title, topListBlocks(title, top, total, b.policy, true)...)
 }
 
 func (b *Bot) cmdTriage(ctx context.Context, r replier) {
@@ -432,16 +439,21 @@ func (b *Bot) cmdTriage(ctx context.Context, r replier) {
 		r.say(ctx, "⚠️ Only leads see the triage queue. Your own work is in `/work mine`.")
 		return
 	}
-	var items []domain.Item
+	var (
+		top   []domain.Ranked
+		total int
+	)
 	err := b.store.View(ctx, func(tx domain.ReadTx) error {
-		return tx.OpenItemsInStage(b.policy.Workflow.Initial, func(it domain.Item) bool { items = append(items, it); return true })
+		var err error
+		top, total, err = b.policy.TopOpen(tx, b.policy.Workflow.Initial, nil, listShown, b.now())
+		return err
 	})
 	if err != nil {
 		r.fail(ctx, err)
 		return
 	}
-	title := "Triage queue (" + strconv.Itoa(len(items)) + ")"
-	r.say(ctx, title, listBlocks(title, b.policy.Rank(items, b.now()), b.policy, true)...)
+	title := "Triage queue (" + strconv.Itoa(total) + ")"
+	r.say(ctx, title, topListBlocks(title, top, total, b.policy, true)...)
 }
 
 func (b *Bot) cmdLoad(ctx context.Context, r replier) {

@@ -18,6 +18,7 @@ import (
 func TestMain(m *testing.M) {
 	before := goleak.IgnoreCurrent() // what runs before any test, e.g. the runtime's own
 	code := m.Run()
+	scaleCleanup()
 	// Idle keep-alive connections of the HTTP client are pooled, not leaked.
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	if code == 0 {

@@ -144,15 +144,19 @@ func (b *Bot) handoffAndItem(ctx context.Context, id domain.HandoffID) (domain.H
 	return h, it, err
 }
 
+// homeTriageShown is how many triage items App Home lists (home.go); the rest are counted.
+const homeTriageShown = 8
+
+// homeData reads what one App Home shows in one snapshot. Nothing here scans the open items: a lead's
+// team load comes from the workload aggregates and the triage queue from a bounded ranking of the
+// initial stage, so a lead's Home costs about what a member's does.
 func (b *Bot) homeData(ctx context.Context, user domain.UserID) (homeData, error) {
 	d := homeData{User: user, Policy: b.policy, IsLead: b.policy.IsAnyLead(user)}
 	now := b.now()
 	today := b.policy.Calendar.Today(now)
-	var (
-		mine, open []domain.Item
-		people     []domain.Person
-	)
+	var mine []domain.Item
 	err := b.store.View(ctx, func(tx domain.ReadTx) error {
+		mine, d.Incoming, d.Outgoing, d.Requests = nil, nil, nil, nil
 		p, ok, err := tx.Person(user)
 		if err != nil {
 			return err
@@ -166,15 +170,19 @@ func (b *Bot) homeData(ctx context.Context, user domain.UserID) (homeData, error
 		}
 		myTeam := b.policy.TeamOf(p)
 		err = tx.PendingHandoffs(func(h domain.Handoff) bool {
+			incoming := h.Status == domain.HandoffPending && (h.To == user || (h.To == "" && h.ToTeam != "" && h.ToTeam == myTeam))
+			outgoing := h.RequestedBy == user
+			if !incoming && !outgoing {
+				return true // someone else's: not worth reading its item
+			}
 			it, err := tx.Item(h.ItemID)
 			if err != nil {
 				return true
 			}
-			incoming := h.Status == domain.HandoffPending && (h.To == user || (h.To == "" && h.ToTeam != "" && h.ToTeam == myTeam))
 			if incoming {
 				d.Incoming = append(d.Incoming, handoffWithItem{h, it})
 			}
-			if h.RequestedBy == user {
+			if outgoing {
 				d.Outgoing = append(d.Outgoing, handoffWithItem{h, it})
 			}
 			return true
@@ -191,12 +199,15 @@ func (b *Bot) homeData(ctx context.Context, user domain.UserID) (homeData, error
 			return err
 		}
 		if d.IsLead {
-			if err := tx.People(func(p domain.Person) bool { people = append(people, p); return true }); err != nil {
+			d.TriageQueue, d.TriageSize, err = b.policy.TopOpen(tx, b.policy.Workflow.Initial, nil, homeTriageShown, now)
+			if err != nil {
 				return err
 			}
-			if err := tx.OpenItems(func(it domain.Item) bool { open = append(open, it); return true }); err != nil {
+			people, work, err := domain.PeopleAndWork(tx)
+			if err != nil {
 				return err
 			}
+			d.TeamLoad = b.teamLoad(user, people, work, today)
 		}
 		return nil
 	})
@@ -205,23 +216,12 @@ func (b *Bot) homeData(ctx context.Context, user domain.UserID) (homeData, error
 	}
 	d.Mine = b.policy.Rank(mine, now)
 	d.Load = b.policy.LoadOf(d.Person, mine, today)
-	if d.IsLead {
-		var triage []domain.Item
-		for _, it := range open {
-			if it.Stage == b.policy.Workflow.Initial {
-				triage = append(triage, it)
-			}
-		}
-		d.TriageSize = len(triage)
-		d.TriageQueue = b.policy.Rank(triage, now)
-		d.TeamLoad = b.teamLoad(user, people, open, today)
-	}
 	return d, nil
 }
 
 // teamLoad is the load a lead oversees: everyone for a global lead, their teams' people otherwise.
-func (b *Bot) teamLoad(lead domain.UserID, people []domain.Person, open []domain.Item, today domain.Date) []domain.PersonLoad {
-	loads := b.policy.ComputeLoads(people, open, today)
+func (b *Bot) teamLoad(lead domain.UserID, people []domain.Person, work map[domain.UserID]domain.Workload, today domain.Date) []domain.PersonLoad {
+	loads := b.policy.LoadsFrom(people, work, today)
 	if slices.Contains(b.policy.Leads, lead) {
 		return loads
 	}

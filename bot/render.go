@@ -318,14 +318,24 @@ func rankedLine(r domain.Ranked, p *domain.Policy) string {
 
 // listBlocks renders a ranked list with a title, cut to fit one message.
 func listBlocks(title string, ranked []domain.Ranked, p *domain.Policy, withButtons bool) []slack.Block {
+	return topListBlocks(title, ranked, len(ranked), p, withButtons)
+}
+
+// listShown is how many items a list with buttons shows; the rest are counted.
+const listShown = 20
+
+// topListBlocks is listBlocks for the first items of a longer list: total counts them all, so a caller
+// that ranked only the first listShown (Policy.TopOpen) renders what listBlocks renders for all.
+func topListBlocks(title string, ranked []domain.Ranked, total int, p *domain.Policy, withButtons bool) []slack.Block {
 	b := []slack.Block{section("*" + title + "*")}
 	if len(ranked) == 0 {
 		return append(b, contextText("Nothing here."))
 	}
 	shown, more := listLimit(ranked, 40)
 	if withButtons {
-		shown, more = listLimit(ranked, 20)
+		shown, more = listLimit(ranked, listShown)
 	}
+	more += total - len(ranked)
 	for _, r := range shown {
 		if withButtons {
 			b = append(b, sectionWith(rankedLine(r, p), button(ActionShow, strconv.FormatUint(uint64(r.Item.ID), 10), "Details")))

@@ -20,6 +20,7 @@ func (b *Bot) sweep(ctx context.Context, now time.Time) {
 	}
 	b.sampleWIP(ctx, now)
 	b.measureWork(ctx, now)
+	b.prune(ctx, now)
 }
 
 // measureWork sets the gauges of open, overloaded and stalled work, from the digest's own reading.

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"cmp"
+	"container/heap"
 	"fmt"
 	"math"
 	"slices"
@@ -53,9 +54,9 @@ type BlockedItem struct {
 
 // Flow holds the flow metrics of the period.
 //
-//   - Created: items created in the period (created events).
-//   - Completed / Rejected: items whose resolution is done / rejected with DoneAt in the period, found
-//     through the period's stage events (duplicates count as neither).
+//   - Created: items created in the period (created events, ReadTx.CountEvents).
+//   - Completed / Rejected: items whose resolution is done / rejected with DoneAt in the period
+//     (ReadTx.ClosedBetween; duplicates count as neither).
 //   - WorkingDays: the period's working time in days (WorkingTime(from, to) / 24h).
 //   - Throughput: Completed per working day, dividing by at least one day so a weekend-only period
 //     reports its completions rather than infinity.
@@ -161,11 +162,12 @@ func (d Digest) StalledBy(reason StallReason) []Stall {
 // BuildDigest computes the digest for the period [from, to) as of now, ranking the top items (top ≤ 0
 // means DefaultDigestTop; more than MaxDigestTop means MaxDigestTop).
 //
-// It reads only what is live plus the period's events: People, PendingHandoffs, one streaming pass over
-// OpenItems, EventsBetween(from, to), point reads of the items those events name, and point reads of
-// open items that blocked items wait on. Closed history is never scanned, so the cost follows the open
-// work, not the age of the database. The open items are not gathered into one slice: only those the
-// digest reports (stalled, blocked, due, top, biggest of an overloaded person) are copied.
+// It reads only what is live plus the period's closures: People, PendingHandoffs, one streaming pass
+// over the open items' briefs (OpenBriefs), point reads of the open items it reports and of those
+// that blocked items wait on, and ClosedBetween(from, to) and CountEvents for the flow. Closed history and the period's events are never walked one by one, so
+// the cost follows the open work, not the age of the database or the week's activity. The open items
+// are not gathered into one slice, and are never all read whole: only those the digest reports
+// (stalled, blocked, due, top, biggest of an overloaded person) are.
 //
 // Returns EINVALID when to is not after from, and the store's errors wrapped otherwise.
 func BuildDigest(tx ReadTx, p *Policy, from, to, now time.Time, top int) (Digest, error) {
@@ -206,18 +208,22 @@ func BuildDigest(tx ReadTx, p *Policy, from, to, now time.Time, top int) (Digest
 			b.pendingOf[h.ItemID] = i
 		}
 	}
-	if err := tx.OpenItems(func(it Item) bool {
-		if it.Open() {
-			b.add(&it)
-		}
+	// The pass reads briefs, not whole items: only the items the digest reports are read whole, once
+	// the pass knows which they are.
+	if err := tx.OpenBriefs("", func(br Brief) bool {
+		it := br.item()
+		b.add(&it)
 		return true
 	}); err != nil {
 		return Digest{}, fmt.Errorf("digest: reading open items: %w", err)
 	}
+	if err := b.readWhole(tx); err != nil {
+		return Digest{}, err
+	}
 	if err := b.finish(tx); err != nil {
 		return Digest{}, err
 	}
-	if err := flowFromEvents(tx, p, from, to, &d.Flow); err != nil {
+	if err := flowOfPeriod(tx, p, from, to, &d.Flow); err != nil {
 		return Digest{}, err
 	}
 	return d, nil
@@ -232,7 +238,11 @@ type digestBuilder struct {
 	cal      preparedCalendar
 	nowPt    calPoint
 
-	stallAfter   map[StageID]time.Duration
+	// stages and their counts and thresholds, by the workflow's order: a handful of string compares
+	// per item is cheaper than two map lookups.
+	stages       []StageID
+	stageCount   []int
+	stageAfter   []time.Duration
 	pending      []Handoff
 	pendingOf    map[ItemID]int
 	handoffItems map[ItemID]Item
@@ -249,25 +259,92 @@ type digestBuilder struct {
 	// blockedPlain are the items blocked by a reason and without dependencies.
 	blockedPlain []Item
 
-	stalls     chunks[Stall]
+	// stallOrder has every stalled item; kept holds the full stall only of those that can still be
+	// among the first MaxStalledPerReason of their reason, since most of a large backlog's stalls are
+	// counted and never listed.
 	stallOrder []stallKey
+	kept       [len(stallReasons)]stallTop
 
-	overdueItems, dueSoonItems chunks[Item]
+	// overdue and dueSoon know their items by due day and ID until they are read whole.
+	overdue, dueSoon []dueRef
+	// whole are the items the digest reports, read at the end of the pass, by ID.
+	whole wholeItems
+}
+
+type dueRef struct {
+	day int64 // daysFromCivil of the due date
+	id  ItemID
 }
 
 // stallKey is what stalls are sorted by, apart from the stalls themselves so sorting moves 24 bytes
 // per stall rather than a whole item.
 type stallKey struct {
 	severity int32
-	slot     int32 // in stalls
+	slot     int32 // in stallTop.held, for the stalls kept there
 	worked   time.Duration
 	id       ItemID
+}
+
+// listedBefore is the digest's order within one reason: longest stalled first, then by ID.
+func (k *stallKey) listedBefore(o *stallKey) bool {
+	if k.worked != o.worked {
+		return k.worked > o.worked
+	}
+	return k.id < o.id
+}
+
+// stallTop keeps the first MaxStalledPerReason stalls of one reason seen so far: a heap of their keys
+// with the one listed last on top, and the stalls themselves in held, whose slots are reused as
+// stalls are displaced.
+type stallTop struct {
+	keys []stallKey
+	held []Stall
+}
+
+func (t *stallTop) Len() int           { return len(t.keys) }
+func (t *stallTop) Less(i, j int) bool { return t.keys[j].listedBefore(&t.keys[i]) }
+func (t *stallTop) Swap(i, j int)      { t.keys[i], t.keys[j] = t.keys[j], t.keys[i] }
+func (t *stallTop) Push(x any)         { t.keys = append(t.keys, x.(stallKey)) }
+func (t *stallTop) Pop() any {
+	x := t.keys[len(t.keys)-1]
+	t.keys = t.keys[:len(t.keys)-1]
+	return x
+}
+
+// offer keeps key's stall if it is among the first MaxStalledPerReason; stall is called only then.
+func (t *stallTop) offer(key stallKey, stall func() Stall) {
+	switch {
+	case len(t.keys) < MaxStalledPerReason:
+		key.slot = int32(len(t.held))
+		t.held = append(t.held, stall())
+		heap.Push(t, key)
+	case key.listedBefore(&t.keys[0]):
+		key.slot = t.keys[0].slot
+		t.held[key.slot] = stall()
+		t.keys[0] = key
+		heap.Fix(t, 0)
+	}
+}
+
+// listed returns the kept stalls in the digest's order.
+func (t *stallTop) listed() []Stall {
+	keys := slices.Clone(t.keys)
+	slices.SortFunc(keys, func(a, b stallKey) int {
+		if a.listedBefore(&b) {
+			return -1
+		}
+		return 1
+	})
+	out := make([]Stall, len(keys))
+	for i, k := range keys {
+		out[i] = t.held[k.slot]
+	}
+	return out
 }
 
 func newDigestBuilder(p *Policy, d *Digest, people []Person, top int, from, to, now time.Time) *digestBuilder {
 	b := &digestBuilder{
 		p: p, d: d, from: from, to: to, now: now, cal: p.Calendar.prepare(),
-		stallAfter:   make(map[StageID]time.Duration, len(p.Workflow.Stages)),
 		pendingOf:    map[ItemID]int{},
 		handoffItems: map[ItemID]Item{},
 		loads:        newLoadTally(p, people, d.Today),
@@ -277,12 +354,39 @@ func newDigestBuilder(p *Policy, d *Digest, people []Person, top int, from, to, 
 	b.nowPt = b.cal.point(now)
 	d.Flow.WIPByStage = make(map[StageID]int, len(p.Workflow.Stages))
 	for _, s := range p.Workflow.Stages {
-		b.stallAfter[s.ID] = s.StallAfter
+		b.stages = append(b.stages, s.ID)
+		b.stageAfter = append(b.stageAfter, s.StallAfter)
 		if !s.Terminal {
 			d.Flow.WIPByStage[s.ID] = 0
 		}
 	}
+	b.stageCount = make([]int, len(b.stages))
 	return b
+}
+
+// stageIndex is the stage's place in the workflow, or -1 for a stage the workflow does not name.
+func (b *digestBuilder) stageIndex(id StageID) int {
+	for i, s := range b.stages {
+		if s == id {
+			return i
+		}
+	}
+	return -1
+}
+
+func (b *digestBuilder) countStage(id StageID) {
+	if i := b.stageIndex(id); i >= 0 {
+		b.stageCount[i]++
+	} else {
+		b.d.Flow.WIPByStage[id]++
+	}
+}
+
+func (b *digestBuilder) stallAfterOf(id StageID) time.Duration {
+	if i := b.stageIndex(id); i >= 0 {
+		return b.stageAfter[i]
+	}
+	return 0
 }
 
 func (b *digestBuilder) workedSince(since time.Time) time.Duration {
@@ -305,7 +409,7 @@ func (b *digestBuilder) add(it *Item) {
 	d := b.d
 	b.ids = append(b.ids, it.ID)
 	d.OpenItems++
-	d.Flow.WIPByStage[it.Stage]++
+	b.countStage(it.Stage)
 	if !it.CreatedAt.Before(b.from) && it.CreatedAt.Before(b.to) {
 		d.Flow.OpenCreated++
 	}
@@ -313,9 +417,9 @@ func (b *digestBuilder) add(it *Item) {
 	if !it.Due.IsZero() {
 		switch {
 		case it.Due.Before(d.Today):
-			b.overdueItems.add(*it)
+			b.overdue = append(b.overdue, dueRef{daysFromCivil(it.Due.Year, it.Due.Month, it.Due.Day), it.ID})
 		case b.p.DueSoonDays >= 0 && b.daysLeft(d.Today, it.Due) <= b.p.DueSoonDays:
-			b.dueSoonItems.add(*it)
+			b.dueSoon = append(b.dueSoon, dueRef{daysFromCivil(it.Due.Year, it.Due.Month, it.Due.Day), it.ID})
 		}
 	}
 	if it.Triaged || it.Stage != b.p.Workflow.Initial {
@@ -336,9 +440,10 @@ func (b *digestBuilder) add(it *Item) {
 }
 
 func (b *digestBuilder) checkStall(it *Item, openDeps int, pending *Handoff) {
-	if f, ok := b.p.stallCheck(it, openDeps, pending, b.now, b.workedSince, b.stallAfter[it.Stage]); ok {
-		b.stallOrder = append(b.stallOrder, stallKey{severity: int32(f.reason.severity()), slot: int32(b.stalls.n), worked: f.worked, id: it.ID})
-		b.stalls.add(f.stall(*it, pending))
+	if f, ok := b.p.stallCheck(it, openDeps, pending, b.now, b.workedSince, b.stallAfterOf(it.Stage)); ok {
+		key := stallKey{severity: int32(f.reason.severity()), worked: f.worked, id: it.ID}
+		b.stallOrder = append(b.stallOrder, key)
+		b.kept[key.severity].offer(key, func() Stall { return f.stall(*it, pending) })
 	}
 }
 
@@ -362,6 +467,87 @@ func (b *digestBuilder) considerTop(it *Item, total float64) {
 	b.top[pos], b.topTotal[pos] = *it, total
 }
 
+// readWhole reads, in ID order and once each, every item the digest reports, and replaces the briefs
+// the pass kept of them with the whole items.
+func (b *digestBuilder) readWhole(tx ReadTx) error {
+	var ids []ItemID
+	var kept []*Item // briefs to replace
+	keep := func(it *Item) {
+		kept = append(kept, it)
+		ids = append(ids, it.ID)
+	}
+	for i := range b.top {
+		keep(&b.top[i])
+	}
+	for i := 0; i < b.deferred.n; i++ {
+		keep(b.deferred.at(i))
+	}
+	for i := range b.blockedPlain {
+		keep(&b.blockedPlain[i])
+	}
+	for r := range b.kept {
+		for i := range b.kept[r].held {
+			keep(&b.kept[r].held[i].Item)
+		}
+	}
+	for _, list := range [][]dueRef{b.overdue, b.dueSoon} {
+		for _, ref := range list {
+			ids = append(ids, ref.id)
+		}
+	}
+	ids = append(ids, b.loads.overloadedBiggest()...)
+	for id := range b.handoffItems {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	b.whole = wholeItems{ids: ids, items: make([]Item, len(ids))}
+	if r, ok := tx.(OpenItemsReader); ok {
+		n := 0
+		err := r.OpenItemsByID(ids, func(it Item) bool {
+			if n < len(ids) && ids[n] == it.ID {
+				b.whole.items[n] = it
+				n++
+			}
+			return true
+		})
+		if err != nil {
+			return fmt.Errorf("digest: reading the items it reports: %w", err)
+		}
+		if n != len(ids) {
+			return Errorf(EINTERNAL, "digest: %d of the %d items it reports were not open", len(ids)-n, len(ids))
+		}
+	} else {
+		for i, id := range ids {
+			it, err := tx.Item(id)
+			if err != nil {
+				return fmt.Errorf("digest: reading item %d: %w", id, err)
+			}
+			b.whole.items[i] = it
+		}
+	}
+	for _, it := range kept {
+		w := b.whole.get(it.ID)
+		*it = *w
+		it.DependsOn = slices.Clone(w.DependsOn) // each copy its own, as the pass's copies were
+	}
+	for id := range b.handoffItems {
+		b.handoffItems[id] = *b.whole.get(id)
+	}
+	return nil
+}
+
+// wholeItems are items read whole, sorted by ID.
+type wholeItems struct {
+	ids   []ItemID
+	items []Item
+}
+
+func (w *wholeItems) get(id ItemID) *Item {
+	i, _ := slices.BinarySearch(w.ids, id)
+	return &w.items[i]
+}
+
 func (b *digestBuilder) isOpen(id ItemID) bool {
 	_, found := slices.BinarySearch(b.ids, id)
 	return found
@@ -370,7 +556,12 @@ func (b *digestBuilder) isOpen(id ItemID) bool {
 // finish settles what needed the whole pass and orders every list.
 func (b *digestBuilder) finish(tx ReadTx) error {
 	d := b.d
-	if !slices.IsSorted(b.ids) { // the port promises ID order; a store that breaks it costs a sort
+	for i, n := range b.stageCount {
+		if n > 0 {
+			d.Flow.WIPByStage[b.stages[i]] += n
+		}
+	}
+	if !slices.IsSorted(b.ids) { // briefs come in no particular order
 		slices.Sort(b.ids)
 		b.deferred.unordered = true
 	}
@@ -409,22 +600,12 @@ func (b *digestBuilder) finish(tx ReadTx) error {
 	if len(b.stallOrder) > 0 {
 		d.StalledIDs = make([]ItemID, len(b.stallOrder))
 		d.StalledCount = map[StallReason]int{}
-		kept := 0
 		for k, key := range b.stallOrder {
 			d.StalledIDs[k] = key.id
-			if d.StalledCount[stallReasons[key.severity]] < MaxStalledPerReason {
-				kept++
-			}
 			d.StalledCount[stallReasons[key.severity]]++
 		}
-		d.Stalled = make([]Stall, 0, kept)
-		seen := map[StallReason]int{}
-		for _, key := range b.stallOrder {
-			st := b.stalls.at(int(key.slot))
-			if seen[st.Reason] < MaxStalledPerReason {
-				seen[st.Reason]++
-				d.Stalled = append(d.Stalled, *st)
-			}
+		for i := range b.kept {
+			d.Stalled = append(d.Stalled, b.kept[i].listed()...)
 		}
 	}
 
@@ -432,10 +613,10 @@ func (b *digestBuilder) finish(tx ReadTx) error {
 	for r := range b.top {
 		d.Top[r] = Ranked{Item: b.top[r], Score: b.p.scoreOn(&b.top[r], d.Today), Rank: r + 1}
 	}
-	d.Loads, d.Overloaded = b.loads.result()
+	d.Loads, d.Overloaded = b.loads.result(&b.whole)
 
-	d.Overdue = byDue(&b.overdueItems)
-	d.DueSoon = byDue(&b.dueSoonItems)
+	d.Overdue = b.byDue(b.overdue)
+	d.DueSoon = b.byDue(b.dueSoon)
 
 	for _, h := range b.pending {
 		ha := HandoffAge{Handoff: h}
@@ -589,31 +770,22 @@ func (c *chunks[T]) add(v T) {
 
 func (c *chunks[T]) at(i int) *T { return &c.parts[i/chunkSize][i%chunkSize] }
 
-// byDue returns a copy of the items ordered by due date, then ID. It sorts day numbers, not items, so
-// a long list is cheap to order.
-func byDue(c *chunks[Item]) []Item {
-	if c.n == 0 {
+// byDue returns the whole items of refs ordered by due date, then ID. It sorts day numbers, not
+// items, so a long list is cheap to order.
+func (b *digestBuilder) byDue(refs []dueRef) []Item {
+	if len(refs) == 0 {
 		return nil
 	}
-	type key struct {
-		day  int64
-		id   ItemID
-		slot int
-	}
-	keys := make([]key, c.n)
-	for i := range keys {
-		it := c.at(i)
-		keys[i] = key{daysFromCivil(it.Due.Year, it.Due.Month, it.Due.Day), it.ID, i}
-	}
-	slices.SortFunc(keys, func(a, b key) int {
-		if a.day != b.day {
-			return cmp.Compare(a.day, b.day)
+	slices.SortFunc(refs, func(x, y dueRef) int {
+		if x.day != y.day {
+			return cmp.Compare(x.day, y.day)
 		}
-		return cmp.Compare(a.id, b.id)
+		return cmp.Compare(x.id, y.id)
 	})
-	out := make([]Item, len(keys))
-	for k, key := range keys {
-		out[k] = *c.at(key.slot)
+	out := make([]Item, len(refs))
+	for k, ref := range refs {
+		out[k] = *b.whole.get(ref.id)
+		out[k].DependsOn = slices.Clone(out[k].DependsOn)
 	}
 	return out
 }
@@ -643,21 +815,35 @@ func indexByID(c *chunks[Item], id ItemID) (int, bool) {
 }
 
 // loadTally accumulates ComputeLoads' result while the open items stream past, so they need not be
-// gathered into one slice first, and keeps each person's biggest items in case they turn out to be
-// overloaded. The rules are ComputeLoads': every stored person plus everyone with open assigned work,
-// the configured capacities, and the same order.
+// gathered into one slice first, and keeps each person's biggest items (by size and ID, read whole at
+// the end) in case they turn out to be overloaded. The rules are ComputeLoads': every stored person
+// plus everyone with open assigned work, the configured capacities, and the same order. What the pass
+// touches per item is kept in small arrays, so it stays in cache across thousands of people.
 type loadTally struct {
-	p       *Policy
-	today   Date
-	loads   []PersonLoad
-	biggest [][]Item // per entry of loads: size descending, then ID ascending
-	at      map[UserID]int
+	p      *Policy
+	today  Date
+	loads  []PersonLoad // person and capacity; Load and Items are filled by result
+	points []int
+	items  []int
+	big    [][biggestPerOverloaded]bigRef // size descending, then ID ascending
+	nbig   []uint8
+	at     map[UserID]int
 }
+
+type bigRef struct {
+	size int
+	id   ItemID
+}
+
+// before is keepBiggest's order: bigger first, then the lower ID.
+func (r bigRef) before(o bigRef) bool { return r.size > o.size || (r.size == o.size && r.id < o.id) }
 
 func newLoadTally(p *Policy, people []Person, today Date) *loadTally {
 	t := &loadTally{p: p, today: today, loads: p.ComputeLoads(people, nil, today)}
-	t.biggest = make([][]Item, len(t.loads))
-	t.at = make(map[UserID]int, len(t.loads))
+	n := len(t.loads)
+	t.points, t.items = make([]int, n), make([]int, n)
+	t.big, t.nbig = make([][biggestPerOverloaded]bigRef, n), make([]uint8, n)
+	t.at = make(map[UserID]int, n)
 	for i, pl := range t.loads {
 		t.at[pl.Person.ID] = i
 	}
@@ -672,42 +858,58 @@ func (t *loadTally) add(it *Item) {
 	if !ok {
 		i = len(t.loads)
 		t.loads = append(t.loads, t.p.LoadOf(Person{ID: it.Assignee}, nil, t.today))
-		t.biggest = append(t.biggest, nil)
+		t.points, t.items = append(t.points, 0), append(t.items, 0)
+		t.big, t.nbig = append(t.big, [biggestPerOverloaded]bigRef{}), append(t.nbig, 0)
 		t.at[it.Assignee] = i
 	}
-	t.loads[i].Load += it.Size
-	t.loads[i].Items++
-	t.biggest[i] = keepBiggest(t.biggest[i], it)
-}
-
-// keepBiggest inserts it into kept (size descending, then ID ascending) and keeps the first few.
-func keepBiggest(kept []Item, it *Item) []Item {
-	bigger := func(a, b *Item) bool { return a.Size > b.Size || (a.Size == b.Size && a.ID < b.ID) }
-	pos := len(kept)
-	for pos > 0 && bigger(it, &kept[pos-1]) {
+	t.points[i] += it.Size
+	t.items[i]++
+	ref, kept, n := bigRef{it.Size, it.ID}, &t.big[i], int(t.nbig[i])
+	if n == biggestPerOverloaded && !ref.before(kept[n-1]) {
+		return // the usual case, once a person's list is full
+	}
+	pos := n
+	for pos > 0 && ref.before(kept[pos-1]) {
 		pos--
 	}
-	if pos >= biggestPerOverloaded {
-		return kept
+	if n < biggestPerOverloaded {
+		n++
+		t.nbig[i] = uint8(n)
 	}
-	if kept == nil {
-		kept = make([]Item, 0, biggestPerOverloaded)
-	}
-	if len(kept) < biggestPerOverloaded {
-		kept = append(kept, Item{})
-	}
-	copy(kept[pos+1:], kept[pos:len(kept)-1])
-	kept[pos] = *it
-	return kept
+	copy(kept[pos+1:n], kept[pos:n-1])
+	kept[pos] = ref
 }
 
-// result returns every load in ComputeLoads' order and the overloaded people among them.
-func (t *loadTally) result() ([]PersonLoad, []OverloadedPerson) {
-	order := make([]int, len(t.loads))
+// settle fills the loads; it is idempotent.
+func (t *loadTally) settle() {
 	for i := range t.loads {
 		pl := &t.loads[i]
+		pl.Load, pl.Items = t.points[i], t.items[i]
 		pl.Utilisation = utilisation(pl.Load, pl.Capacity)
 		pl.Overloaded = pl.Load > 0 && pl.Utilisation > t.p.OverloadRatio
+	}
+}
+
+// overloadedBiggest lists the biggest items of everyone overloaded: the items the digest names.
+func (t *loadTally) overloadedBiggest() []ItemID {
+	t.settle()
+	var ids []ItemID
+	for i := range t.loads {
+		if t.loads[i].Overloaded {
+			for _, r := range t.big[i][:t.nbig[i]] {
+				ids = append(ids, r.id)
+			}
+		}
+	}
+	return ids
+}
+
+// result returns every load in ComputeLoads' order and the overloaded people among them, their
+// biggest items taken from whole.
+func (t *loadTally) result(whole *wholeItems) ([]PersonLoad, []OverloadedPerson) {
+	t.settle()
+	order := make([]int, len(t.loads))
+	for i := range order {
 		order[i] = i
 	}
 	slices.SortFunc(order, func(i, j int) int {
@@ -722,86 +924,46 @@ func (t *loadTally) result() ([]PersonLoad, []OverloadedPerson) {
 	for k, i := range order {
 		loads[k] = t.loads[i]
 		if t.loads[i].Overloaded {
-			over = append(over, OverloadedPerson{Load: t.loads[i], Biggest: t.biggest[i]})
+			o := OverloadedPerson{Load: t.loads[i]}
+			for _, r := range t.big[i][:t.nbig[i]] {
+				it := *whole.get(r.id)
+				it.DependsOn = slices.Clone(it.DependsOn)
+				o.Biggest = append(o.Biggest, it)
+			}
+			over = append(over, o)
 		}
 	}
 	return loads, over
 }
 
-// mayClose reports whether an event can have taken its item to a terminal stage; only the items such
-// events name are read back. Events of the closing types that record their changes are read back only
-// when a change sets a resolution or enters a terminal stage, so ordinary stage moves cost nothing.
-func mayClose(e *Event, terminal map[StageID]bool) bool {
-	if e.ItemID == 0 {
-		return false
+// flowOfPeriod fills the period's metrics (see Flow) from two indexed reads: the count of its created
+// events and the items closed in it. Neither walks the period's events one by one, so a busy week
+// costs no more than a quiet one.
+func flowOfPeriod(tx ReadTx, p *Policy, from, to time.Time, f *Flow) error {
+	created, err := tx.CountEvents(EventCreated, from, to)
+	if err != nil {
+		return fmt.Errorf("digest: counting created events: %w", err)
 	}
-	switch e.Type {
-	case EventMoved, EventRejected, EventDuplicate, EventHandoffAccepted:
-	default:
-		return false
-	}
-	if len(e.Changes) == 0 {
-		return true
-	}
-	for _, c := range e.Changes {
-		if c.Field == "resolution" || (c.Field == "stage" && terminal[StageID(c.After)]) {
-			return true
-		}
-	}
-	return false
-}
-
-// flowFromEvents fills the event-derived metrics (see Flow).
-func flowFromEvents(tx ReadTx, p *Policy, from, to time.Time, f *Flow) error {
-	terminal := map[StageID]bool{}
-	for _, s := range p.Workflow.Stages {
-		if s.Terminal {
-			terminal[s.ID] = true
-		}
-	}
-	candidates := map[ItemID]struct{}{}
-	var order []ItemID
-	if err := tx.EventsBetween(from, to, func(e Event) bool {
-		switch {
-		case e.Type == EventCreated:
-			f.Created++
-		case mayClose(&e, terminal):
-			if _, seen := candidates[e.ItemID]; !seen {
-				candidates[e.ItemID] = struct{}{}
-				order = append(order, e.ItemID)
-			}
-		}
-		return true
-	}); err != nil {
-		return fmt.Errorf("digest: reading events: %w", err)
-	}
-
+	f.Created = created
 	loc := p.Calendar.loc()
 	var cycle []time.Duration
-	for _, id := range order {
-		it, err := tx.Item(id)
-		if ErrorCode(err) == ENOTFOUND {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("digest: reading item %d: %w", id, err)
-		}
-		if it.DoneAt.Before(from) || !it.DoneAt.Before(to) {
-			continue
-		}
-		switch it.Resolution {
+	if err := tx.ClosedBetween(from, to, func(c Closure) bool {
+		switch c.Resolution {
 		case ResolutionDone:
 			f.Completed++
-			cycle = append(cycle, max(it.DoneAt.Sub(it.CreatedAt), 0))
-			if !it.Due.IsZero() {
+			cycle = append(cycle, max(c.DoneAt.Sub(c.CreatedAt), 0))
+			if !c.Due.IsZero() {
 				f.DeadlinesTotal++
-				if !it.Due.Before(DateOf(it.DoneAt.In(loc))) {
+				if !c.Due.Before(DateOf(c.DoneAt.In(loc))) {
 					f.DeadlinesMet++
 				}
 			}
 		case ResolutionRejected:
 			f.Rejected++
 		}
+		return true
+	}); err != nil {
+		return fmt.Errorf("digest: reading the items closed in the period: %w", err)
 	}
 
 	slices.Sort(cycle)
@@ -879,9 +1041,18 @@ func (d Digest) ChangesSince(prev DigestSnapshot) Changes {
 			c.NewlyStalledCount++
 		}
 	}
+	fresh := 0
 	for i := range d.Stalled {
 		if !wasStalled[d.Stalled[i].Item.ID] {
-			c.NewlyStalled = append(c.NewlyStalled, d.Stalled[i])
+			fresh++
+		}
+	}
+	if fresh > 0 {
+		c.NewlyStalled = make([]Stall, 0, fresh) // stalls are large: grow the slice once
+		for i := range d.Stalled {
+			if !wasStalled[d.Stalled[i].Item.ID] {
+				c.NewlyStalled = append(c.NewlyStalled, d.Stalled[i])
+			}
 		}
 	}
 	for _, id := range prev.Stalled {

@@ -292,17 +292,41 @@ func (s *Service) EscalateHandoffs(ctx context.Context) ([]Handoff, error) {
 	if err := s.Policy.Authorize(SystemActor, ActEscalate, AuthContext{}); err != nil {
 		return nil, err
 	}
+	wanted := func(h Handoff) bool {
+		return h.EscalatedAt.IsZero() && !h.Status.Decided() &&
+			s.Policy.Calendar.WorkingTime(h.RequestedAt, now) > s.Policy.HandoffEscalateAfter
+	}
+	// Candidates come from a read-only scan; the write transaction re-reads each by ID and decides
+	// again, so it never scans while holding the writer.
+	var candidates []HandoffID
+	if err := s.Store.View(ctx, func(tx ReadTx) error {
+		candidates = candidates[:0]
+		return tx.PendingHandoffs(func(h Handoff) bool {
+			if wanted(h) {
+				candidates = append(candidates, h.ID)
+			}
+			return true
+		})
+	}); err != nil {
+		return nil, err
+	}
+	if len(candidates) == 0 {
+		return nil, nil
+	}
 	var escalated []Handoff
 	err = s.Store.Update(ctx, func(tx Tx) error {
 		var due []Handoff
-		if err := tx.PendingHandoffs(func(h Handoff) bool {
-			if h.EscalatedAt.IsZero() && !h.Status.Decided() &&
-				s.Policy.Calendar.WorkingTime(h.RequestedAt, now) > s.Policy.HandoffEscalateAfter {
+		for _, id := range candidates {
+			h, err := tx.Handoff(id)
+			if ErrorCode(err) == ENOTFOUND {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if wanted(h) {
 				due = append(due, h)
 			}
-			return true
-		}); err != nil {
-			return err
 		}
 		for i := range due {
 			due[i].EscalatedAt = now

@@ -83,13 +83,19 @@ func (p *Policy) EffectiveCapacity(person Person, today Date) int {
 
 // LoadOf computes one person's load from their open assigned items.
 func (p *Policy) LoadOf(person Person, assigned []Item, today Date) PersonLoad {
-	pl := PersonLoad{Person: person, Capacity: p.EffectiveCapacity(person, today)}
+	var w Workload
 	for _, it := range assigned {
 		if it.Open() && it.Assignee == person.ID {
-			pl.Load += it.Size
-			pl.Items++
+			w.Points += it.Size
+			w.Items++
 		}
 	}
+	return p.LoadWith(person, w, today)
+}
+
+// LoadWith is one person's load from their workload (ReadTx.Workload): LoadOf without the items.
+func (p *Policy) LoadWith(person Person, w Workload, today Date) PersonLoad {
+	pl := PersonLoad{Person: person, Capacity: p.EffectiveCapacity(person, today), Load: w.Points, Items: w.Items}
 	pl.Utilisation = utilisation(pl.Load, pl.Capacity)
 	pl.Overloaded = pl.Load > 0 && pl.Utilisation > p.OverloadRatio
 	return pl
@@ -118,29 +124,35 @@ func (p *Policy) WithExtra(pl PersonLoad, extra int) PersonLoad {
 // ComputeLoads returns the load of every person who is stored or has open assigned work, sorted by
 // descending utilisation, then by user ID so the order is deterministic.
 func (p *Policy) ComputeLoads(people []Person, open []Item, today Date) []PersonLoad {
-	byID := map[UserID]*PersonLoad{}
-	for _, person := range people {
-		pl := p.LoadOf(person, nil, today)
-		byID[person.ID] = &pl
-	}
+	work := map[UserID]Workload{}
 	for _, it := range open {
 		if !it.Open() || it.Assignee == "" {
 			continue
 		}
-		pl, ok := byID[it.Assignee]
-		if !ok {
-			fresh := p.LoadOf(Person{ID: it.Assignee}, nil, today)
-			pl = &fresh
-			byID[it.Assignee] = pl
-		}
-		pl.Load += it.Size
-		pl.Items++
+		w := work[it.Assignee]
+		w.Points += it.Size
+		w.Items++
+		work[it.Assignee] = w
 	}
-	out := make([]PersonLoad, 0, len(byID))
-	for _, pl := range byID {
-		pl.Utilisation = utilisation(pl.Load, pl.Capacity)
-		pl.Overloaded = pl.Load > 0 && pl.Utilisation > p.OverloadRatio
-		out = append(out, *pl)
+	return p.LoadsFrom(people, work, today)
+}
+
+// LoadsFrom is ComputeLoads from workloads (ReadTx.Workloads) instead of the open items: the same
+// people, loads and order.
+func (p *Policy) LoadsFrom(people []Person, work map[UserID]Workload, today Date) []PersonLoad {
+	out := make([]PersonLoad, 0, max(len(people), len(work)))
+	stored := make(map[UserID]bool, len(people))
+	for _, person := range people {
+		if stored[person.ID] {
+			continue
+		}
+		stored[person.ID] = true
+		out = append(out, p.LoadWith(person, work[person.ID], today))
+	}
+	for user, w := range work {
+		if !stored[user] && user != "" && w.Items > 0 {
+			out = append(out, p.LoadWith(Person{ID: user}, w, today))
+		}
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Utilisation != out[j].Utilisation {

@@ -3,6 +3,7 @@ package domain
 import (
 	"cmp"
 	"context"
+	"iter"
 	"maps"
 	"slices"
 	"strings"
@@ -230,6 +231,47 @@ func (t *memTx) ItemEvents(id ItemID, fn func(Event) bool) error {
 		}
 	}
 	return nil
+}
+
+// items visits the items in ID order.
+func (t *memTx) items() iter.Seq[Item] {
+	return func(yield func(Item) bool) {
+		for _, id := range slices.Sorted(maps.Keys(t.st.items)) {
+			if !yield(cloneItem(t.st.items[id])) {
+				return
+			}
+		}
+	}
+}
+
+func (t *memTx) OpenCounts() (OpenCounts, error) {
+	c, _ := recountOpen(t.items())
+	return c, nil
+}
+
+func (t *memTx) Workload(user UserID) (Workload, error) {
+	_, work := recountOpen(t.items())
+	return work[user], nil
+}
+
+func (t *memTx) Workloads(fn func(UserID, Workload) bool) error {
+	_, work := recountOpen(t.items())
+	visitWorkloads(work, fn)
+	return nil
+}
+
+func (t *memTx) OpenBriefs(stage StageID, fn func(Brief) bool) error {
+	visitBriefs(t.items(), stage, fn)
+	return nil
+}
+
+func (t *memTx) ClosedBetween(from, to time.Time, fn func(Closure) bool) error {
+	visitClosures(t.items(), from, to, fn)
+	return nil
+}
+
+func (t *memTx) CountEvents(typ EventType, from, to time.Time) (int, error) {
+	return countEvents(t.st.events, typ, from, to), nil
 }
 
 func (t *memTx) NextItemID() (ItemID, error) {

@@ -203,20 +203,19 @@ func (op *itemOp) moveTo(to Stage, typ EventType, note string, extra ...Change) 
 	return nil
 }
 
-// wipWarning warns when moving the item into stage would take it over its WIP limit.
+// wipWarning warns when moving the item into stage would take it over its WIP limit. The count comes
+// from the store's aggregates: a write transaction must not scan the stage.
 func (op *itemOp) wipWarning(st Stage) error {
 	if st.WIPLimit <= 0 {
 		return nil
 	}
-	count := 0
-	err := op.tx.OpenItemsInStage(st.ID, func(other Item) bool {
-		if other.ID != op.it.ID {
-			count++
-		}
-		return true
-	})
+	counts, err := op.tx.OpenCounts()
 	if err != nil {
 		return err
+	}
+	count := counts.ByStage[st.ID]
+	if op.before.Open() && op.before.Stage == st.ID {
+		count-- // the stored copy of this item, which is about to move
 	}
 	if count+1 > st.WIPLimit {
 		op.warn(WarnWIPLimit, "%s will hold %d items; its WIP limit is %d.", stageName(st), count+1, st.WIPLimit)
@@ -527,18 +526,6 @@ func validAssignee(u UserID) error {
 	return nil
 }
 
-// openByAssignee groups open assigned items so each load is computed from one pass.
-func openByAssignee(tx ReadTx) (map[UserID][]Item, error) {
-	by := map[UserID][]Item{}
-	err := tx.OpenItems(func(it Item) bool {
-		if it.Assignee != "" {
-			by[it.Assignee] = append(by[it.Assignee], it)
-		}
-		return true
-	})
-	return by, err
-}
-
 func (s *Service) personOrNew(tx ReadTx, id UserID) (Person, error) {
 	p, ok, err := tx.Person(id)
 	if err != nil {
@@ -550,17 +537,28 @@ func (s *Service) personOrNew(tx ReadTx, id UserID) (Person, error) {
 	return p, nil
 }
 
-func (s *Service) previewAssign(tx ReadTx, it Item, assignee UserID, today Date) (AssignPreview, error) {
-	pol := s.Policy
-	by, err := openByAssignee(tx)
+// loadOf is a person's load from the store's workload aggregate.
+func (s *Service) loadOf(tx ReadTx, person Person, today Date) (PersonLoad, error) {
+	w, err := tx.Workload(person.ID)
 	if err != nil {
-		return AssignPreview{}, err
+		return PersonLoad{}, err
 	}
+	return s.Policy.LoadWith(person, w, today), nil
+}
+
+// assignWarnings fills the assignee's load before and after, and the overload and away warnings. It
+// reads two keys, so Assign can run it inside its write transaction.
+func (s *Service) assignWarnings(tx ReadTx, it Item, assignee UserID, today Date) (AssignPreview, Person, error) {
+	pol := s.Policy
 	person, err := s.personOrNew(tx, assignee)
 	if err != nil {
-		return AssignPreview{}, err
+		return AssignPreview{}, Person{}, err
 	}
-	pv := AssignPreview{Item: it, Assignee: pol.LoadOf(person, by[assignee], today)}
+	load, err := s.loadOf(tx, person, today)
+	if err != nil {
+		return AssignPreview{}, Person{}, err
+	}
+	pv := AssignPreview{Item: it, Assignee: load}
 	pv.After = pv.Assignee
 	if it.Assignee != assignee {
 		pv.After = pol.WithExtra(pv.Assignee, it.Size)
@@ -571,7 +569,17 @@ func (s *Service) previewAssign(tx ReadTx, it Item, assignee UserID, today Date)
 	if !person.AwayUntil.IsZero() && !person.AwayUntil.Before(today) {
 		pv.Warnings = append(pv.Warnings, Warning{Code: WarnAway, Message: fmt.Sprintf("They are away until %s.", person.AwayUntil)})
 	}
+	return pv, person, nil
+}
 
+// previewAssign is assignWarnings plus the teammates' loads and the suggestion, which read every
+// stored person: it runs in read-only transactions.
+func (s *Service) previewAssign(tx ReadTx, it Item, assignee UserID, today Date) (AssignPreview, error) {
+	pol := s.Policy
+	pv, person, err := s.assignWarnings(tx, it, assignee, today)
+	if err != nil {
+		return AssignPreview{}, err
+	}
 	team := pol.TeamOf(person)
 	if team == "" {
 		team = it.Team
@@ -604,7 +612,11 @@ func (s *Service) previewAssign(tx ReadTx, it Item, assignee UserID, today Date)
 		} else if pol.TeamOf(mate) != team {
 			continue // a stored team overrides the configured membership
 		}
-		pv.Candidates = append(pv.Candidates, pol.LoadOf(mate, by[id], today))
+		load, err := s.loadOf(tx, mate, today)
+		if err != nil {
+			return AssignPreview{}, err
+		}
+		pv.Candidates = append(pv.Candidates, load)
 	}
 	sort.SliceStable(pv.Candidates, func(i, j int) bool {
 		return pv.Candidates[i].Utilisation < pv.Candidates[j].Utilisation
@@ -655,7 +667,8 @@ func (s *Service) assign(ctx context.Context, actor UserID, id ItemID, assignee 
 		if op.it.Assignee == assignee {
 			return Errorf(ECONFLICT, "%s is already assigned to them.", op.key())
 		}
-		pv, err := s.previewAssign(op.tx, op.it, assignee, s.today(op.now))
+		// Only the warnings: the suggestion would read every person inside the writer.
+		pv, _, err := s.assignWarnings(op.tx, op.it, assignee, s.today(op.now))
 		if err != nil {
 			return err
 		}
@@ -1039,7 +1052,8 @@ func (s *Service) SetPrefs(ctx context.Context, actor UserID, user UserID, nudge
 }
 
 // Loads returns the load of every stored person and everyone with open assigned work, most utilised
-// first, as of today in the calendar's time zone.
+// first, as of today in the calendar's time zone. It reads the people and the workload aggregates,
+// not the open items.
 func (s *Service) Loads(ctx context.Context) ([]PersonLoad, error) {
 	now, err := s.ready()
 	if err != nil {
@@ -1047,21 +1061,30 @@ func (s *Service) Loads(ctx context.Context) ([]PersonLoad, error) {
 	}
 	var loads []PersonLoad
 	err = s.Store.View(ctx, func(tx ReadTx) error {
-		var people []Person
-		if err := tx.People(func(p Person) bool { people = append(people, p); return true }); err != nil {
+		people, work, err := PeopleAndWork(tx)
+		if err != nil {
 			return err
 		}
-		var open []Item
-		if err := tx.OpenItems(func(it Item) bool { open = append(open, it); return true }); err != nil {
-			return err
-		}
-		loads = s.Policy.ComputeLoads(people, open, s.today(now))
+		loads = s.Policy.LoadsFrom(people, work, s.today(now))
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return loads, nil
+}
+
+// PeopleAndWork reads every stored person and every workload, what LoadsFrom needs.
+func PeopleAndWork(tx ReadTx) ([]Person, map[UserID]Workload, error) {
+	var people []Person
+	if err := tx.People(func(p Person) bool { people = append(people, p); return true }); err != nil {
+		return nil, nil, err
+	}
+	work := map[UserID]Workload{}
+	if err := tx.Workloads(func(u UserID, w Workload) bool { work[u] = w; return true }); err != nil {
+		return nil, nil, err
+	}
+	return people, work, nil
 }
 
 // LoadFor returns one person's load, whether or not they are stored.
@@ -1076,12 +1099,8 @@ func (s *Service) LoadFor(ctx context.Context, user UserID) (PersonLoad, error) 
 		if err != nil {
 			return err
 		}
-		var mine []Item
-		if err := tx.OpenItemsByAssignee(user, func(it Item) bool { mine = append(mine, it); return true }); err != nil {
-			return err
-		}
-		pl = s.Policy.LoadOf(person, mine, s.today(now))
-		return nil
+		pl, err = s.loadOf(tx, person, s.today(now))
+		return err
 	})
 	if err != nil {
 		return PersonLoad{}, err

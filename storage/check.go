@@ -2,8 +2,10 @@ package storage
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
@@ -114,9 +116,12 @@ func checkRecords(tx *bolt.Tx, p *problems) {
 		p.addf("schema version is %d, want %d", v, SchemaVersion)
 		return
 	}
-	all := append(append(append([][]byte{}, v1Buckets...), bucketByRequester, bucketOutbox, bucketOutboxPending), textBuckets...)
+	if m, err := readIncomplete(tx); err != nil || m != 0 {
+		p.addf("migration %d has not finished (open the file read-write to finish it) %v", m, err)
+		return
+	}
 	missing := false
-	for _, name := range all {
+	for _, name := range append(append([][]byte{}, currentBuckets...), textBuckets...) {
 		if tx.Bucket(name) == nil {
 			p.addf("bucket %s is missing", name)
 			missing = true
@@ -132,6 +137,100 @@ func checkRecords(tx *bolt.Tx, p *problems) {
 	checkOutbox(tx, p)
 	checkSources(tx, p)
 	checkTextIndex(tx, p)
+	checkAggregates(tx, p)
+}
+
+// checkAggregates recounts every aggregate from the records (aggregates.go) and compares, key for key
+// and in both directions: a missing key, a stale one and a wrong count are each reported.
+func checkAggregates(tx *bolt.Tx, p *problems) {
+	open := newOpenTally()
+	closed := tx.Bucket(bucketClosed)
+	items := tx.Bucket(bucketItems)
+	c := items.Cursor()
+	for k, v := c.First(); k != nil && !p.full(); k, v = c.Next() {
+		r, err := decodeItem(v)
+		if err != nil {
+			continue // reported with the item
+		}
+		if r.open() {
+			open.add(&r)
+			continue
+		}
+		cv := closed.Get(closedKey(r.DoneAt, r.ID))
+		if cv == nil {
+			p.addf("items/%d is closed but missing from idx_closed", r.ID)
+		} else if cr, err := decodeClosure(cv); err != nil {
+			p.addf("idx_closed of item %d: %v", r.ID, err)
+		} else if want := closureOf(&r); cr.Resolution != want.Resolution || !cr.CreatedAt.Equal(want.CreatedAt) || cr.Due != want.Due {
+			p.addf("idx_closed of item %d says %+v, the item %+v", r.ID, cr, want)
+		}
+	}
+	cc := closed.Cursor()
+	for k, _ := cc.First(); k != nil && !p.full(); k, _ = cc.Next() {
+		if len(k) != 2*keyLen {
+			p.addf("idx_closed/%x: malformed key", k)
+			continue
+		}
+		v := items.Get(k[keyLen:])
+		if v == nil {
+			p.addf("idx_closed/%x points to a missing item", k)
+			continue
+		}
+		if r, err := decodeItem(v); err == nil && (r.open() || !bytes.Equal(closedKey(r.DoneAt, r.ID), k)) {
+			p.addf("idx_closed/%x does not match item %d", k, r.ID)
+		}
+	}
+	compareCounts(tx.Bucket(bucketAggOpen), "agg_open", open.counts, p)
+
+	hourly := map[string][]int64{}
+	dict := &dictionary{btx: tx, cache: newDictCache()}
+	ec := tx.Bucket(bucketEventLog).Cursor()
+	for k, v := ec.First(); k != nil && !p.full(); k, v = ec.Next() {
+		if e, err := eventFromLog(k, v, dict); err == nil {
+			key := string(eventCountKey(eventHour(e.At), string(e.Type)))
+			if hourly[key] == nil {
+				hourly[key] = []int64{0}
+			}
+			hourly[key][0]++
+		}
+	}
+	compareCounts(tx.Bucket(bucketAggEvents), "agg_events", hourly, p)
+}
+
+// compareCounts reports every difference between a bucket of varint counts and a recount of it.
+func compareCounts(b *bolt.Bucket, name string, want map[string][]int64, p *problems) {
+	seen := 0
+	c := b.Cursor()
+	for k, v := c.First(); k != nil && !p.full(); k, v = c.Next() {
+		w, ok := want[string(k)]
+		if !ok {
+			p.addf("%s/%q is stored but a recount finds nothing there", name, k)
+			continue
+		}
+		seen++
+		var got []int64
+		for rest := v; len(rest) > 0; {
+			n, size := binary.Varint(rest)
+			if size <= 0 {
+				p.addf("%s/%q: malformed value", name, k)
+				break
+			}
+			got, rest = append(got, n), rest[size:]
+		}
+		if !slices.Equal(got, w) {
+			p.addf("%s/%q is %v, a recount gives %v", name, k, got, w)
+		}
+	}
+	if seen < len(want) && !p.full() {
+		for _, k := range sortedKeys(want) {
+			if b.Get([]byte(k)) == nil {
+				p.addf("%s/%q is missing; a recount gives %v", name, k, want[k])
+				if p.full() {
+					break
+				}
+			}
+		}
+	}
 }
 
 // checkOutbox: every entry decodes, unfinished entries are pending and finished ones are not, and no
@@ -192,8 +291,10 @@ func checkItems(tx *bolt.Tx, p *problems) {
 			if byAssignee.Get(groupKey(r.Assignee, id)) == nil {
 				p.addf("items/%d is open but missing from idx_assignee/%q", id, r.Assignee)
 			}
-			if byStage.Get(groupKey(r.Stage, id)) == nil {
+			if b := byStage.Get(groupKey(r.Stage, id)); b == nil {
 				p.addf("items/%d is open but missing from idx_stage/%q", id, r.Stage)
+			} else if !bytes.Equal(b, briefOf(&r).encode()) {
+				p.addf("idx_stage/%q/%d holds a brief that differs from the item", r.Stage, id)
 			}
 		}
 		if byRequester.Get(groupKey(r.Requester, id)) == nil {
@@ -292,66 +393,90 @@ func checkPeople(tx *bolt.Tx, p *problems) {
 	}
 }
 
+// checkEvents: every event decodes; every event with an item is referenced by that item exactly
+// once, in Seq order; every reference points to an event of that item.
 func checkEvents(tx *bolt.Tx, p *problems) {
-	evs := tx.Bucket(bucketEvents)
-	byTime := tx.Bucket(bucketEventsByTime)
-	byItem := tx.Bucket(bucketEventsByItem)
+	log := tx.Bucket(bucketEventLog)
+	byItem := tx.Bucket(bucketEventByItem)
+	dict := &dictionary{btx: tx, cache: newDictCache()}
+	checkDictionary(tx, p)
 	var maxSeq uint64
-	c := evs.Cursor()
+	withItem := 0
+	c := log.Cursor()
 	for k, v := c.First(); k != nil && !p.full(); k, v = c.Next() {
-		seq, ok := keySeq(k)
-		if !ok {
-			p.addf("events/%x: malformed key", k)
-			continue
-		}
-		maxSeq = max(maxSeq, seq)
-		r, err := decodeEvent(v)
+		e, err := eventFromLog(k, v, dict)
 		if err != nil {
-			p.addf("events/%d: %v", seq, err)
+			p.addf("%v", err)
 			continue
 		}
-		if r.Seq != seq {
-			p.addf("events/%d: record says Seq %d", seq, r.Seq)
-		}
-		if byTime.Get(eventTimeKey(r.At, seq)) == nil {
-			p.addf("events/%d is missing from events_by_time", seq)
-		}
-		if r.ItemID != 0 && byItem.Get(eventItemKey(r.ItemID, seq)) == nil {
-			p.addf("events/%d is missing from events_by_item", seq)
+		maxSeq = max(maxSeq, e.Seq)
+		if e.ItemID != 0 {
+			withItem++
 		}
 	}
-	if evs.Sequence() < maxSeq {
-		p.addf("events sequence %d is below the highest event Seq %d", evs.Sequence(), maxSeq)
+	if log.Sequence() < maxSeq {
+		p.addf("event_log sequence %d is below the highest event Seq %d", log.Sequence(), maxSeq)
 	}
-	checkEventIndex(byTime, "events_by_time", evs, p, func(r eventRecord, seq uint64) []byte { return eventTimeKey(r.At, seq) })
-	checkEventIndex(byItem, "events_by_item", evs, p, func(r eventRecord, seq uint64) []byte {
-		if r.ItemID == 0 {
-			return nil
+	refs := 0
+	var lastItem, lastSeq uint64
+	ic := byItem.Cursor()
+	for k, v := ic.First(); k != nil && !p.full(); k, v = ic.Next() {
+		if len(k) != keyLen+4 {
+			p.addf("event_log_by_item/%x: malformed key", k)
+			continue
 		}
-		return eventItemKey(r.ItemID, seq)
-	})
+		item := binary.BigEndian.Uint64(k)
+		if item != lastItem {
+			lastItem, lastSeq = item, 0
+		}
+		list, err := decodeRefs(v)
+		if err != nil {
+			p.addf("event_log_by_item/%x: %v", k, err)
+			continue
+		}
+		for _, r := range list {
+			refs++
+			if r.seq <= lastSeq {
+				p.addf("event_log_by_item/%x: event %d is listed out of order", k, r.seq)
+			}
+			lastSeq = r.seq
+			ev := log.Get(r.key())
+			if ev == nil {
+				p.addf("event_log_by_item/%x points to missing event %d", k, r.seq)
+				continue
+			}
+			if e, err := eventFromLog(r.key(), ev, dict); err == nil && uint64(e.ItemID) != item {
+				p.addf("event_log_by_item/%x lists event %d of item %d", k, r.seq, e.ItemID)
+			}
+		}
+	}
+	if refs != withItem && !p.full() {
+		p.addf("event_log_by_item holds %d references, event_log %d events with an item", refs, withItem)
+	}
 }
 
-func checkEventIndex(idx *bolt.Bucket, name string, evs *bolt.Bucket, p *problems, want func(eventRecord, uint64) []byte) {
-	c := idx.Cursor()
-	for k, _ := c.First(); k != nil && !p.full(); k, _ = c.Next() {
-		if len(k) != 2*keyLen {
-			p.addf("%s/%x: malformed key", name, k)
+// checkDictionary: the two directions of the dictionary agree, and its sequence covers every id.
+func checkDictionary(tx *bolt.Tx, p *problems) {
+	byStr, byID := tx.Bucket(bucketDict), tx.Bucket(bucketDictIDs)
+	var maxID uint64
+	c := byID.Cursor()
+	for k, v := c.First(); k != nil && !p.full(); k, v = c.Next() {
+		id, ok := keySeq(k)
+		if !ok {
+			p.addf("dict_ids/%x: malformed key", k)
 			continue
 		}
-		seq, _ := keySeq(k[keyLen:])
-		v := evs.Get(k[keyLen:])
-		if v == nil {
-			p.addf("%s/%x points to missing event %d", name, k, seq)
-			continue
+		maxID = max(maxID, id)
+		back := byStr.Get(v)
+		if n, w := binary.Uvarint(back); w <= 0 || n != id {
+			p.addf("dict_ids/%d is %q, but dict/%q says %x", id, v, v, back)
 		}
-		r, err := decodeEvent(v)
-		if err != nil {
-			continue // reported with the event
-		}
-		if !bytes.Equal(want(r, seq), k) {
-			p.addf("%s/%x does not match event %d", name, k, seq)
-		}
+	}
+	if byID.Sequence() < maxID {
+		p.addf("dict_ids sequence %d is below the highest id %d", byID.Sequence(), maxID)
+	}
+	if nStr, nID := byStr.Stats().KeyN, byID.Stats().KeyN; nStr != nID && !p.full() {
+		p.addf("the dictionary has %d strings but %d ids", nStr, nID)
 	}
 }
 

@@ -55,7 +55,11 @@ type DB struct {
 	// MaxBatchDelay for company that is not coming; only when writers overlap is the batch worth it.
 	writers atomic.Int64
 	claims  claims
+	dict    *dictCache
 }
+
+// txn wraps a bbolt transaction of this database.
+func (db *DB) txn(btx *bolt.Tx) *txn { return &txn{btx: btx, cache: db.dict} }
 
 var _ domain.Store = (*DB)(nil)
 
@@ -79,11 +83,15 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	bdb.MaxBatchDelay = opts.MaxBatchDelay
-	db := &DB{bolt: bdb, path: path}
+	db := &DB{bolt: bdb, path: path, dict: newDictCache()}
 	if opts.ReadOnly {
 		err = db.requireCurrentSchema()
 	} else {
 		err = migrate(bdb)
+	}
+	if err == nil {
+		// The first command after start-up should not be the one that learns the dictionary.
+		err = bdb.View(db.dict.load)
 	}
 	if err != nil {
 		_ = bdb.Close()
@@ -132,7 +140,7 @@ func (db *DB) Update(ctx context.Context, fn func(domain.Tx) error) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		return callSafely(func() error { return fn(&txn{btx: btx}) })
+		return callSafely(func() error { return fn(db.txn(btx)) })
 	}
 	return db.write(run)
 }
@@ -152,14 +160,14 @@ func (db *DB) View(ctx context.Context, fn func(domain.ReadTx) error) error {
 		return err
 	}
 	return db.bolt.View(func(btx *bolt.Tx) error {
-		return callSafely(func() error { return fn(&txn{btx: btx}) })
+		return callSafely(func() error { return fn(db.txn(btx)) })
 	})
 }
 
 // updateSolo is one bbolt Update per call, for writes that are rare or must not wait for a batch.
 func (db *DB) updateSolo(fn func(*txn) error) error {
 	return db.bolt.Update(func(btx *bolt.Tx) error {
-		return callSafely(func() error { return fn(&txn{btx: btx}) })
+		return callSafely(func() error { return fn(db.txn(btx)) })
 	})
 }
 
@@ -263,15 +271,17 @@ func (db *DB) ExportItems(fn func(domain.Item) error) error {
 	})
 }
 
-// ExportEvents visits every audit event in Seq order, in one read transaction.
+// ExportEvents visits every audit event in time order (At, then Seq; Seq order too unless a clock
+// went back), in one read transaction.
 func (db *DB) ExportEvents(fn func(domain.Event) error) error {
 	return db.bolt.View(func(btx *bolt.Tx) error {
-		return btx.Bucket(bucketEvents).ForEach(func(k, v []byte) error {
-			r, err := decodeEvent(v)
+		t := db.txn(btx)
+		return btx.Bucket(bucketEventLog).ForEach(func(k, v []byte) error {
+			e, err := eventFromLog(k, v, t.dictionary())
 			if err != nil {
-				return fmt.Errorf("events/%x: %w", k, err)
+				return err
 			}
-			return fn(r.toDomain())
+			return fn(e)
 		})
 	})
 }
@@ -296,7 +306,7 @@ type KVDeleter interface {
 func (db *DB) GetKV(bucket, key string) ([]byte, error) {
 	var out []byte
 	err := db.bolt.View(func(btx *bolt.Tx) error {
-		out = (&txn{btx: btx}).GetKV(bucket, key)
+		out = (db.txn(btx)).GetKV(bucket, key)
 		return nil
 	})
 	return out, err
@@ -304,12 +314,12 @@ func (db *DB) GetKV(bucket, key string) ([]byte, error) {
 
 // PutKV stores val under bucket/key, creating the bucket as needed.
 func (db *DB) PutKV(bucket, key string, val []byte) error {
-	return db.write(func(btx *bolt.Tx) error { return (&txn{btx: btx}).PutKV(bucket, key, val) })
+	return db.write(func(btx *bolt.Tx) error { return (db.txn(btx)).PutKV(bucket, key, val) })
 }
 
 // DeleteKV removes bucket/key; a missing key or bucket is not an error.
 func (db *DB) DeleteKV(bucket, key string) error {
-	return db.write(func(btx *bolt.Tx) error { return (&txn{btx: btx}).DeleteKV(bucket, key) })
+	return db.write(func(btx *bolt.Tx) error { return (db.txn(btx)).DeleteKV(bucket, key) })
 }
 
 // ForEachKV visits bucket's keys in byte order with copies of their values; fn returning false stops.

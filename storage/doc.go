@@ -15,9 +15,12 @@
 //	handoffs/<seq BE>                      handoffRecord; bucket sequence = last handoff ID
 //	idx_handoff_pending/<seq BE>           empty; handoffs awaiting approval or a decision
 //	people/<user ID>                       personRecord
-//	events/<seq BE>                        eventRecord; append-only; bucket sequence = last Seq
-//	events_by_time/<time BE><seq BE>       empty; time = UnixNano with the sign bit flipped, 0 for the zero time
-//	events_by_item/<item BE><seq BE>       empty; events with an item only
+//	event_log/<time BE><seq BE>            eventRecord v2; append-only; bucket sequence = last Seq (schema 6)
+//	event_log_by_item/<item BE><chunk BE4> references to the item's events, up to 64 per key (schema 6)
+//	agg_open/<kind><name>                  open items in all, per stage, per team; per assignee points
+//	                                       and items (schema 5, aggregates.go)
+//	idx_closed/<DoneAt BE><seq BE>         closureRecord of every closed item (schema 5)
+//	agg_events/<hour BE><type>             events per hour and type (schema 5)
 //	kv/<bucket>/<key>                      raw bytes owned by the bot (message refs, digest slots, markers)
 //	outbox_pending/<seq BE>                outboxRecord of an unfinished effect; bucket sequence = last ID
 //	outbox/<seq BE>                        outboxRecord of a finished effect, with its result (outbox.go)
@@ -27,9 +30,14 @@
 //	idx_term_stats/docs, /length           uint64 BE: open items indexed, the sum of their lengths (schema 4)
 //	idx_term_stats/analyzer                uint64 BE: textindex.AnalyzerVersion that built the index
 //
+// time is UnixNano with the sign bit flipped (0 for the zero time), so byte order is time order.
+// Versions 1–5 kept events as events/<seq BE> with the indexes events_by_time/<time><seq> and
+// events_by_item/<item><seq>; migration 6 (migrate_events.go) moves them.
+//
 // idx_open is a covering index: it holds the whole record, not just the key, so reading every open
 // item (the digest, App Home) is one sequential scan whose cost does not grow with closed history.
-// The price is writing open items twice.
+// The price is writing open items twice. The aggregates answer what would otherwise take that scan
+// (loads, counts) or a walk over a period's events (flow metrics).
 //
 // The idx_term* buckets are the BM25 index behind SimilarOpenItems (package textindex does the
 // analysis and scoring). A term is a stemmed word of an item's title (counted twice) and details.
@@ -41,6 +49,13 @@
 // Every PutItem, PutHandoff and AppendEvent updates the record and its index entries in the same
 // transaction; CheckConsistency and Check verify both directions (every record has its entries, every
 // entry points to a record that wants it).
+// Every PutItem, PutHandoff and AppendEvent updates the record, its index entries and the aggregates
+// in the same transaction; CheckConsistency and Check verify both directions (every record has its
+// entries, every entry points to a record that wants it) and recount every aggregate.
+//
+// Buckets whose keys arrive at their end (the log, indexes by time, items, the outbox) fill their
+// pages before starting a new one instead of splitting them in half (fillPercent in keys.go): with
+// bbolt's default a year of appends leaves every page half empty.
 //
 // # Record encoding
 //
@@ -58,6 +73,9 @@
 //	  date     zigzag varint year, uvarint month, uvarint day (zero date = 0,0,0)
 //	  []ItemID uvarint count, then uvarint each
 //	  changes  uvarint count, then field, before, after as strings
+//
+// Event records (version 2, eventlog.go) leave out Seq and At, which their key holds, and write the
+// event type and changed fields as small codes from fixed, append-only tables.
 //
 // Fields are only ever appended. A reader fills fields beyond N with zero values (an older record)
 // and ignores bytes after the fields it knows (a newer record). A change in a field's meaning needs

@@ -25,7 +25,7 @@ func (db *DB) Sequences() (Sequences, error) {
 		for _, b := range []struct {
 			name []byte
 			dst  *uint64
-		}{{bucketItems, &s.Items}, {bucketHandoffs, &s.Handoffs}, {bucketEvents, &s.Events}, {bucketOutboxPending, &s.Outbox}} {
+		}{{bucketItems, &s.Items}, {bucketHandoffs, &s.Handoffs}, {bucketEventLog, &s.Events}, {bucketOutboxPending, &s.Outbox}} {
 			bk := btx.Bucket(b.name)
 			if bk == nil {
 				return fmt.Errorf("storage: bucket %s is missing; run workbot check", b.name)
@@ -42,7 +42,7 @@ func (db *DB) Counts() (map[string]int64, error) {
 	out := map[string]int64{}
 	err := db.bolt.View(func(btx *bolt.Tx) error {
 		for table, name := range map[string][]byte{
-			"items": bucketItems, "handoffs": bucketHandoffs, "people": bucketPeople, "events": bucketEvents,
+			"items": bucketItems, "handoffs": bucketHandoffs, "people": bucketPeople, "events": bucketEventLog,
 			"outbox": bucketOutbox,
 		} {
 			if b := btx.Bucket(name); b != nil {

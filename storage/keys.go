@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // Bucket names. They are part of the file format: never rename one without a migration.
@@ -25,6 +27,28 @@ var (
 	bucketOutboxPending  = []byte("outbox_pending")
 	keySchemaVersion     = []byte("schema_version")
 )
+
+// currentBuckets are the top-level buckets of the current schema.
+var currentBuckets = [][]byte{
+	bucketMeta, bucketItems, bucketOpen, bucketByAssignee, bucketByStage, bucketByRequester,
+	bucketHandoffs, bucketHandoffPending, bucketPeople, bucketKV, bucketOutbox, bucketOutboxPending,
+	bucketAggOpen, bucketClosed, bucketAggEvents, bucketEventLog, bucketEventByItem, bucketDict, bucketDictIDs,
+}
+
+// fillPercent is how full bbolt fills a bucket's pages before it splits them (it must be set on every
+// write transaction's bucket handle). bbolt's default, half, suits keys that land anywhere. Buckets
+// whose new keys arrive at their end would stay half empty for ever at that setting: the log and the
+// indexes by time keep a little room for a key that arrives slightly out of order; items, references
+// and outbox entries keep more, since their values grow after they are written.
+func fillPercent(name []byte) float64 {
+	switch string(name) {
+	case string(bucketEventLog), string(bucketClosed), string(bucketAggEvents):
+		return appendFill
+	case string(bucketItems), string(bucketEventByItem), string(bucketOutbox):
+		return 0.9
+	}
+	return bolt.DefaultFillPercent
+}
 
 const (
 	keyLen = 8 // a big-endian uint64 sequence number
@@ -77,12 +101,6 @@ func timeKeyPrefix(t time.Time) []byte {
 
 func eventTimeKey(at time.Time, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(timeKeyPrefix(at), seq)
-}
-
-func eventItemKey(item, seq uint64) []byte {
-	k := make([]byte, 0, 2*keyLen)
-	k = binary.BigEndian.AppendUint64(k, item)
-	return binary.BigEndian.AppendUint64(k, seq)
 }
 
 func hasPrefix(k, prefix []byte) bool { return k != nil && bytes.HasPrefix(k, prefix) }

@@ -13,7 +13,6 @@ const (
 	itemRecordV1    byte = 1
 	handoffRecordV1 byte = 1
 	personRecordV1  byte = 1
-	eventRecordV1   byte = 1
 )
 
 // itemRecord is an item as stored. It mirrors domain.Item on purpose, field by field, so a rename in
@@ -397,34 +396,4 @@ func (r eventRecord) toDomain() domain.Event {
 		}
 	}
 	return ev
-}
-
-func (r eventRecord) encode() []byte {
-	e := newEncoder(64 + len(r.Note))
-	e.uvarint(r.Seq)
-	e.timestamp(r.At)
-	e.str(r.Actor)
-	e.str(r.Type)
-	e.uvarint(r.ItemID)
-	e.str(r.Subject)
-	e.uvarint(r.Handoff)
-	e.changes(r.Changes)
-	e.str(r.Note)
-	return e.finish(eventRecordV1)
-}
-
-func decodeEvent(b []byte) (eventRecord, error) {
-	var d decoder
-	d.init(b)
-	if d.err == nil && d.version != eventRecordV1 {
-		return eventRecord{}, fmt.Errorf("%w: event record version %d is not supported", errCorrupt, d.version)
-	}
-	r := eventRecord{
-		Seq: d.uvarint(), At: d.timestamp(), Actor: d.str(), Type: d.str(), ItemID: d.uvarint(),
-		Subject: d.str(), Handoff: d.uvarint(), Changes: d.changes(), Note: d.str(),
-	}
-	if d.err != nil {
-		return eventRecord{}, fmt.Errorf("event: %w", d.err)
-	}
-	return r, nil
 }

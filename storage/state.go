@@ -73,7 +73,7 @@ func (db *DB) UpdateState(ctx context.Context, fn func(domain.StateTx) error) er
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		st = &stateTx{t: &txn{btx: btx}}
+		st = &stateTx{t: db.txn(btx)}
 		return callSafely(func() error { return fn(st) })
 	})
 	if err == nil && st != nil {
@@ -88,6 +88,6 @@ func (db *DB) ViewState(ctx context.Context, fn func(domain.StateReader) error) 
 		return err
 	}
 	return db.bolt.View(func(btx *bolt.Tx) error {
-		return callSafely(func() error { return fn(&stateTx{t: &txn{btx: btx}}) })
+		return callSafely(func() error { return fn(&stateTx{t: db.txn(btx)}) })
 	})
 }

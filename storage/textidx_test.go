@@ -357,8 +357,8 @@ func TestMigration4BuildsTheTextIndex(t *testing.T) {
 		t.Errorf("closed item 2 is indexed: %v", got)
 	}
 	if err := db.bolt.View(func(tx *bolt.Tx) error {
-		if v, err := readSchemaVersion(tx); v != 4 || err != nil {
-			t.Errorf("schema version %d, %v; want 4", v, err)
+		if v, err := readSchemaVersion(tx); v != SchemaVersion || err != nil {
+			t.Errorf("schema version %d, %v; want %d", v, err, SchemaVersion)
 		}
 		return nil
 	}); err != nil {

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"runtime"
 	"time"
@@ -15,6 +16,22 @@ import (
 // of a transaction function, so nothing survives a Batch retry.
 type txn struct {
 	btx *bolt.Tx
+	// cache is the DB's dictionary cache (dict.go); dict is this transaction's view of it, made on
+	// first use.
+	cache *dictCache
+	dict  *dictionary
+}
+
+// dictionary is the transaction's dictionary. A txn made without its DB's cache (tests, tools) gets
+// one of its own.
+func (t *txn) dictionary() *dictionary {
+	if t.dict == nil {
+		if t.cache == nil {
+			t.cache = newDictCache()
+		}
+		t.dict = &dictionary{btx: t.btx, cache: t.cache}
+	}
+	return t.dict
 }
 
 var (
@@ -27,6 +44,9 @@ func (t *txn) bucket(name []byte) (*bolt.Bucket, error) {
 	b := t.btx.Bucket(name)
 	if b == nil {
 		return nil, fmt.Errorf("storage: bucket %s is missing; run workbot check", name)
+	}
+	if t.btx.Writable() {
+		b.FillPercent = fillPercent(name)
 	}
 	return b, nil
 }
@@ -71,41 +91,69 @@ func (t *txn) OpenItems(fn func(domain.Item) bool) error {
 	return nil
 }
 
-// openBatch is how many decoded items the scanning goroutine hands over at a time.
+// openBatch is how many decoded values the scanning goroutine hands over at a time.
 const openBatch = 256
 
 // scanOpenPipelined decodes open items on a second goroutine while fn consumes the previous batch, so
-// a digest over 100k items uses both cores. It is only used in read-only transactions: the scanner
-// touches nothing but its own cursor on b (bbolt's read paths share no mutable state with other
-// buckets), and fn cannot write to the bucket under the cursor.
+// a scan of 100k items uses both cores.
 func scanOpenPipelined(b *bolt.Bucket, fn func(domain.Item) bool) error {
-	batches := make(chan []domain.Item, 2)
-	stop := make(chan struct{})
-	scanErr := make(chan error, 1)
-	go func() {
-		defer close(batches)
-		defer func() {
-			if r := recover(); r != nil {
-				scanErr <- fmt.Errorf("idx_open scan: %v", r)
-			}
-		}()
-		batch := make([]domain.Item, 0, openBatch)
+	return scanPipelined(func(emit func(domain.Item) bool) error {
 		c := b.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			r, err := decodeItem(v)
 			if err != nil {
-				scanErr <- fmt.Errorf("idx_open/%x: %w", k, err)
-				return
+				return fmt.Errorf("idx_open/%x: %w", k, err)
 			}
-			batch = append(batch, r.toDomain())
-			if len(batch) == openBatch {
-				select {
-				case batches <- batch:
-				case <-stop:
-					return
-				}
-				batch = make([]domain.Item, 0, openBatch)
+			if !emit(r.toDomain()) {
+				return nil
 			}
+		}
+		return nil
+	}, fn)
+}
+
+// scanPipelined runs produce on a second goroutine and hands what it emits to fn on this one, in
+// batches. It is only used in read-only transactions: the producer touches nothing but its own cursor
+// (bbolt's read paths share no mutable state), and fn cannot write under it.
+func scanPipelined[T any](produce func(emit func(T) bool) error, fn func(T) bool) error {
+	batches := make(chan []T, 2)
+	// Consumed batches come back to be refilled: fn gets each value by value, so nothing it keeps
+	// points into a batch, and a scan of 100k values allocates three batches instead of 400.
+	spare := make(chan []T, 3)
+	stop := make(chan struct{})
+	scanErr := make(chan error, 1)
+	next := func() []T {
+		select {
+		case b := <-spare:
+			return b[:0]
+		default:
+			return make([]T, 0, openBatch)
+		}
+	}
+	go func() {
+		defer close(batches)
+		defer func() {
+			if r := recover(); r != nil {
+				scanErr <- fmt.Errorf("scan: %v", r)
+			}
+		}()
+		batch := next()
+		emit := func(v T) bool {
+			batch = append(batch, v)
+			if len(batch) < openBatch {
+				return true
+			}
+			select {
+			case batches <- batch:
+			case <-stop:
+				return false
+			}
+			batch = next()
+			return true
+		}
+		if err := produce(emit); err != nil {
+			scanErr <- err
+			return
 		}
 		if len(batch) > 0 {
 			select {
@@ -125,6 +173,11 @@ func scanOpenPipelined(b *bolt.Bucket, fn func(domain.Item) bool) error {
 			if !fn(batch[i]) {
 				return nil
 			}
+		}
+		clear(batch) // drop what it points to before it waits to be reused
+		select {
+		case spare <- batch:
+		default:
 		}
 	}
 	select {
@@ -290,75 +343,57 @@ func (t *txn) People(fn func(domain.Person) bool) error {
 	return nil
 }
 
-// EventsBetween visits events with from <= At < to in (At, Seq) order.
+// EventsBetween walks event_log from from to to: (At, Seq) order, one cursor, no lookups.
 func (t *txn) EventsBetween(from, to time.Time, fn func(domain.Event) bool) error {
-	idx, err := t.bucket(bucketEventsByTime)
-	if err != nil {
+	log, err := t.bucket(bucketEventLog)
+	if err != nil || !from.Before(to) {
 		return err
-	}
-	evs, err := t.bucket(bucketEvents)
-	if err != nil {
-		return err
-	}
-	if !from.Before(to) {
-		return nil
 	}
 	end := timeKeyPrefix(to)
-	c := idx.Cursor()
-	for k, _ := c.Seek(timeKeyPrefix(from)); k != nil && bytes.Compare(k[:min(len(k), keyLen)], end) < 0; k, _ = c.Next() {
-		if len(k) != 2*keyLen {
-			return fmt.Errorf("events_by_time/%x: malformed key", k)
-		}
-		if err := t.visitEvent(evs, k[keyLen:], fn); err != nil {
-			if err == errStop {
-				return nil
-			}
+	c := log.Cursor()
+	for k, v := c.Seek(timeKeyPrefix(from)); k != nil && bytes.Compare(k[:min(len(k), keyLen)], end) < 0; k, v = c.Next() {
+		e, err := eventFromLog(k, v, t.dictionary())
+		if err != nil {
 			return err
+		}
+		if !fn(e) {
+			return nil
 		}
 	}
 	return nil
 }
 
-// ItemEvents visits one item's events in Seq order.
+// ItemEvents reads the item's references in order and looks each event up in event_log.
 func (t *txn) ItemEvents(id domain.ItemID, fn func(domain.Event) bool) error {
-	idx, err := t.bucket(bucketEventsByItem)
+	byItem, err := t.bucket(bucketEventByItem)
 	if err != nil {
 		return err
 	}
-	evs, err := t.bucket(bucketEvents)
+	log, err := t.bucket(bucketEventLog)
 	if err != nil {
 		return err
 	}
 	prefix := seqKey(uint64(id))
-	c := idx.Cursor()
-	for k, _ := c.Seek(prefix); hasPrefix(k, prefix); k, _ = c.Next() {
-		if len(k) != 2*keyLen {
-			return fmt.Errorf("events_by_item/%x: malformed key", k)
+	c := byItem.Cursor()
+	for k, v := c.Seek(prefix); hasPrefix(k, prefix); k, v = c.Next() {
+		refs, err := decodeRefs(v)
+		if err != nil {
+			return fmt.Errorf("event_log_by_item/%x: %w", k, err)
 		}
-		if err := t.visitEvent(evs, k[keyLen:], fn); err != nil {
-			if err == errStop {
+		for _, r := range refs {
+			key := r.key()
+			v := log.Get(key)
+			if v == nil {
+				return fmt.Errorf("event_log_by_item/%x points to missing event %d", k, r.seq)
+			}
+			e, err := eventFromLog(key, v, t.dictionary())
+			if err != nil {
+				return err
+			}
+			if !fn(e) {
 				return nil
 			}
-			return err
 		}
-	}
-	return nil
-}
-
-// errStop is how visitEvent reports that fn asked to stop; it never leaves this file.
-var errStop = fmt.Errorf("stop")
-
-func (t *txn) visitEvent(evs *bolt.Bucket, seq []byte, fn func(domain.Event) bool) error {
-	v := evs.Get(seq)
-	if v == nil {
-		return fmt.Errorf("event index points to missing event %x", seq)
-	}
-	r, err := decodeEvent(v)
-	if err != nil {
-		return fmt.Errorf("events/%x: %w", seq, err)
-	}
-	if !fn(r.toDomain()) {
-		return errStop
 	}
 	return nil
 }
@@ -425,11 +460,13 @@ func (t *txn) PutItem(it domain.Item) error {
 	id := uint64(it.ID)
 	key := seqKey(id)
 	rec := itemToRecord(it)
+	var oldRec *itemRecord
 	if prev := items.Get(key); prev != nil {
 		old, err := decodeItem(prev)
 		if err != nil {
 			return fmt.Errorf("items/%d: %w", id, err)
 		}
+		oldRec = &old
 		if old.open() {
 			if err := open.Delete(key); err != nil {
 				return err
@@ -461,7 +498,7 @@ func (t *txn) PutItem(it domain.Item) error {
 		if err := byAssignee.Put(groupKey(rec.Assignee, id), nil); err != nil {
 			return err
 		}
-		if err := byStage.Put(groupKey(rec.Stage, id), nil); err != nil {
+		if err := byStage.Put(groupKey(rec.Stage, id), briefOf(&rec).encode()); err != nil {
 			return err
 		}
 	}
@@ -469,6 +506,9 @@ func (t *txn) PutItem(it domain.Item) error {
 		return err
 	}
 	if err := t.indexSource(rec, id); err != nil {
+		return err
+	}
+	if err := t.updateAggregates(oldRec, &rec); err != nil {
 		return err
 	}
 	// A caller that set an ID beyond the sequence (an import) must not get it handed out again.
@@ -523,35 +563,37 @@ func (t *txn) PutPerson(p domain.Person) error {
 	return b.Put([]byte(p.ID), personToRecord(p).encode())
 }
 
-// AppendEvent assigns the next Seq and writes the event with its time and item index entries.
+// AppendEvent assigns the next Seq, writes the event at its place in time, counts it in its hour and
+// adds it to its item's references.
 func (t *txn) AppendEvent(e domain.Event) error {
-	evs, err := t.bucket(bucketEvents)
+	log, err := t.bucket(bucketEventLog)
 	if err != nil {
 		return err
 	}
-	byTime, err := t.bucket(bucketEventsByTime)
-	if err != nil {
-		return err
-	}
-	byItem, err := t.bucket(bucketEventsByItem)
-	if err != nil {
-		return err
-	}
-	seq, err := evs.NextSequence()
+	seq, err := log.NextSequence()
 	if err != nil {
 		return err
 	}
 	e.Seq = seq
-	if err := evs.Put(seqKey(seq), eventToRecord(e).encode()); err != nil {
+	key := eventTimeKey(e.At, seq)
+	rec, err := encodeEventV2(eventToRecord(e), t.dictionary())
+	if err != nil {
 		return err
 	}
-	if err := byTime.Put(eventTimeKey(e.At, seq), nil); err != nil {
+	if err := log.Put(key, rec); err != nil {
 		return err
 	}
-	if e.ItemID != 0 {
-		return byItem.Put(eventItemKey(uint64(e.ItemID), seq), nil)
+	if err := t.countEvent(e.At, e.Type); err != nil {
+		return err
 	}
-	return nil
+	if e.ItemID == 0 {
+		return nil
+	}
+	byItem, err := t.bucket(bucketEventByItem)
+	if err != nil {
+		return err
+	}
+	return addItemRef(byItem, uint64(e.ItemID), eventRef{seq: seq, timeKey: binary.BigEndian.Uint64(key)})
 }
 
 // GetKV returns a copy of bucket/key's value, or nil.

@@ -133,16 +133,15 @@ func (s *Store) ExportItems(fn func(domain.Item) error) error {
 	})
 }
 
-// ExportEvents visits every audit event in Seq order, on one snapshot.
+// ExportEvents visits every audit event in time order (At, then Seq), as the bbolt store keeps its
+// log, on one snapshot: both stores export the same sequence, which migrate's checksums compare.
 func (s *Store) ExportEvents(fn func(domain.Event) error) error {
 	return s.exportRead(func(t *txn) error {
 		var ferr error
-		err := t.pagedEvents("SELECT "+eventColumns+" FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
-			[]any{int64(0)}, nil, func(e domain.Event) []any { return []any{int64(e.Seq)} },
-			func(e domain.Event) bool {
-				ferr = fn(e)
-				return ferr == nil
-			})
+		err := t.EventsBetween(time.Time{}, time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), func(e domain.Event) bool {
+			ferr = fn(e)
+			return ferr == nil
+		})
 		if ferr != nil {
 			return ferr
 		}

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -47,6 +48,7 @@ func maps[K comparable, V any](in map[K]V) map[K]V {
 var (
 	propUsers  = []domain.UserID{"", "UA", "UB", "UC", "UD", "UE"}
 	propStages = []domain.StageID{"intake", "todo", "in_progress", "review"}
+	propTeams  = []domain.TeamID{"", "core", "web"}
 	errAbort   = errors.New("abort this transaction")
 )
 
@@ -129,7 +131,11 @@ func randomOp(tx domain.Tx, m *model, r *rand.Rand) error {
 		m.nextItem = id
 		it := domain.Item{
 			ID: id, Key: domain.FormatKey("W", id), Title: fmt.Sprintf("item %d", id), Requester: pick(propUsers[1:]),
-			Stage: propStages[r.IntN(len(propStages))], Assignee: pick(propUsers), Size: 3, CreatedAt: at, UpdatedAt: at,
+			Stage: propStages[r.IntN(len(propStages))], Assignee: pick(propUsers), Size: r.IntN(14), CreatedAt: at, UpdatedAt: at,
+			Team: propTeams[r.IntN(len(propTeams))], Value: r.IntN(6), Urgency: r.IntN(6), Pin: r.IntN(3), Triaged: r.IntN(2) == 0,
+		}
+		if r.IntN(4) == 0 {
+			it.Due = domain.DateOf(at.Add(time.Duration(r.IntN(20)) * 24 * time.Hour))
 		}
 		if err := tx.PutItem(it); err != nil {
 			return err
@@ -142,7 +148,11 @@ func randomOp(tx domain.Tx, m *model, r *rand.Rand) error {
 		if !ok {
 			return nil
 		}
-		switch r.IntN(5) {
+		switch r.IntN(7) {
+		case 5:
+			it.Size = r.IntN(14)
+		case 6:
+			it.Team = propTeams[r.IntN(len(propTeams))]
 		case 0:
 			it.Stage = propStages[r.IntN(len(propStages))]
 		case 1:
@@ -319,6 +329,7 @@ func compareWithModel(t *testing.T, db bot.Store, m *model, rng *rand.Rand) {
 			slices.SortStableFunc(want, func(a, b domain.Event) int { return a.At.Compare(b.At) })
 			same(fmt.Sprintf("EventsBetween(%v, %v)", from, to), got, want)
 		}
+		compareAggregates(t, tx, m, ids, rng, same)
 		for _, id := range ids[:min(len(ids), 20)] {
 			var got, want []domain.Event
 			if err := tx.ItemEvents(id, func(e domain.Event) bool { e.Seq = 0; got = append(got, e); return true }); err != nil {
@@ -337,13 +348,125 @@ func compareWithModel(t *testing.T, db bot.Store, m *model, rng *rand.Rand) {
 		t.Fatal(err)
 	}
 	var all []domain.Event
-	var last uint64
-	for _, e := range exportEvents(t, db) {
-		if e.Seq <= last {
-			t.Errorf("ExportEvents: Seq %d after %d", e.Seq, last)
+	var last domain.Event
+	for i, e := range exportEvents(t, db) {
+		if i > 0 && (e.At.Before(last.At) || (e.At.Equal(last.At) && e.Seq <= last.Seq)) {
+			t.Errorf("ExportEvents: %v/%d after %v/%d: not in time order", e.At, e.Seq, last.At, last.Seq)
 		}
-		last, e.Seq = e.Seq, 0
+		last = e
+		e.Seq = 0
 		all = append(all, e)
 	}
-	same("ExportEvents", all, m.events)
+	inTime := slices.Clone(m.events)
+	slices.SortStableFunc(inTime, func(a, b domain.Event) int { return a.At.Compare(b.At) })
+	if !reflect.DeepEqual(all, inTime) {
+		t.Errorf("ExportEvents: %d events, not the model's %d in time order", len(all), len(inTime))
+	}
+}
+
+// compareAggregates checks every aggregate read against a recount of the model.
+func compareAggregates(t *testing.T, tx domain.ReadTx, m *model, ids []domain.ItemID, rng *rand.Rand, same func(string, any, any)) {
+	t.Helper()
+	wantCounts := domain.OpenCounts{ByStage: map[domain.StageID]int{}, ByTeam: map[domain.TeamID]int{}}
+	wantWork := map[domain.UserID]domain.Workload{}
+	var wantBriefs []domain.Brief
+	for _, id := range ids {
+		it := m.items[id]
+		if !it.Open() {
+			continue
+		}
+		wantCounts.Total++
+		wantCounts.ByStage[it.Stage]++
+		wantCounts.ByTeam[it.Team]++
+		wantBriefs = append(wantBriefs, domain.BriefOf(&it))
+		if it.Assignee != "" {
+			w := wantWork[it.Assignee]
+			w.Points += it.Size
+			w.Items++
+			wantWork[it.Assignee] = w
+		}
+	}
+	counts, err := tx.OpenCounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	same("OpenCounts", counts, wantCounts)
+	gotWork := map[domain.UserID]domain.Workload{}
+	if err := tx.Workloads(func(u domain.UserID, w domain.Workload) bool { gotWork[u] = w; return true }); err != nil {
+		t.Fatal(err)
+	}
+	same("Workloads", gotWork, wantWork)
+	for _, u := range propUsers {
+		w, err := tx.Workload(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		same("Workload("+string(u)+")", w, wantWork[u])
+	}
+	byID := func(bs []domain.Brief) []domain.Brief {
+		slices.SortFunc(bs, func(a, b domain.Brief) int { return cmp.Compare(a.ID, b.ID) })
+		return bs
+	}
+	var gotBriefs []domain.Brief
+	if err := tx.OpenBriefs("", func(b domain.Brief) bool { gotBriefs = append(gotBriefs, b); return true }); err != nil {
+		t.Fatal(err)
+	}
+	same("OpenBriefs", byID(gotBriefs), wantBriefs)
+	for _, st := range propStages {
+		var got, want []domain.Brief
+		if err := tx.OpenBriefs(st, func(b domain.Brief) bool { got = append(got, b); return true }); err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range wantBriefs {
+			if b.Stage == st {
+				want = append(want, b)
+			}
+		}
+		same("OpenBriefs("+string(st)+")", byID(got), want)
+	}
+	// OpenItemsByID: a sorted sample of IDs, open, closed and unknown, gaps short and long.
+	var sample []domain.ItemID
+	for id := domain.ItemID(1); id <= m.nextItem+3; id++ {
+		if rng.IntN(3) == 0 || (id > 50 && id < 90) {
+			sample = append(sample, id)
+		}
+	}
+	var gotOpen, wantOpen []domain.Item
+	if err := tx.(domain.OpenItemsReader).OpenItemsByID(sample, func(it domain.Item) bool { gotOpen = append(gotOpen, it); return true }); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range sample {
+		if it, ok := m.items[id]; ok && it.Open() {
+			wantOpen = append(wantOpen, it)
+		}
+	}
+	same("OpenItemsByID", gotOpen, wantOpen)
+	for i := 0; i < 5; i++ {
+		from := BaseTime.Add(time.Duration(rng.IntN(30*24*60)) * time.Minute)
+		to := from.Add(time.Duration(rng.IntN(10*24*60)) * time.Minute)
+		var got, want []domain.Closure
+		if err := tx.ClosedBetween(from, to, func(c domain.Closure) bool { got = append(got, c); return true }); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			if it := m.items[id]; !it.Open() && !it.DoneAt.Before(from) && it.DoneAt.Before(to) {
+				want = append(want, domain.ClosureOf(&it))
+			}
+		}
+		slices.SortStableFunc(want, func(a, b domain.Closure) int { return a.DoneAt.Compare(b.DoneAt) })
+		same(fmt.Sprintf("ClosedBetween(%v, %v)", from, to), got, want)
+		for _, typ := range []domain.EventType{domain.EventCreated, domain.EventMoved, domain.EventCapacitySet} {
+			n, err := tx.CountEvents(typ, from, to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 0
+			for _, e := range m.events {
+				if e.Type == typ && !e.At.Before(from) && e.At.Before(to) {
+					want++
+				}
+			}
+			same(fmt.Sprintf("CountEvents(%s, %v, %v)", typ, from, to), n, want)
+		}
+	}
 }
