@@ -23,6 +23,7 @@ package textindex
 import (
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/kljensen/snowball/english"
@@ -98,7 +99,7 @@ func Tokens(s string, synonyms bool) []string {
 		}
 		stem := raw
 		if !isDigits(raw) {
-			stem = english.Stem(raw, true)
+			stem = stems.of(raw)
 		}
 		if synonyms {
 			if s, ok := synonymOf[stem]; ok {
@@ -175,4 +176,33 @@ func matchPhrase(words []word) (string, int) {
 		}
 	}
 	return "", 0
+}
+
+// stemCache remembers stems: the Porter2 stemmer is most of the cost of indexing an item, which
+// happens inside the item's write transaction, and requests reuse a small vocabulary. The cache is
+// emptied when it grows past its bound, so unusual text cannot make it grow without end.
+type stemCache struct {
+	mu sync.RWMutex
+	m  map[string]string
+}
+
+const maxCachedStems = 50_000
+
+var stems = &stemCache{m: map[string]string{}}
+
+func (c *stemCache) of(word string) string {
+	c.mu.RLock()
+	s, ok := c.m[word]
+	c.mu.RUnlock()
+	if ok {
+		return s
+	}
+	s = english.Stem(word, true)
+	c.mu.Lock()
+	if len(c.m) >= maxCachedStems {
+		c.m = map[string]string{}
+	}
+	c.m[word] = s
+	c.mu.Unlock()
+	return s
 }
