@@ -30,7 +30,7 @@ var buildWorkbot = sync.OnceValues(func() (string, error) {
 
 // startWorkbot runs `workbot run` as its own process against the local Slack. extraEnv ("KEY=value")
 // overrides the defaults: a postgres:// WORKBOT_DB or an ops address of its own, for replicas.
-func startWorkbot(t *testing.T, fake *slackfake.Fake, dir string, extraEnv ...string) *exec.Cmd {
+func startWorkbot(t testing.TB, fake *slackfake.Fake, dir string, extraEnv ...string) *exec.Cmd {
 	t.Helper()
 	bin, err := buildWorkbot()
 	if err != nil {

@@ -32,7 +32,7 @@ type replica struct {
 }
 
 type cluster struct {
-	t    *testing.T
+	t    testing.TB
 	fake *slackfake.Fake
 	cfg  string // the config file every replica reads
 	db   string // the schema's URL
@@ -41,7 +41,7 @@ type cluster struct {
 
 // newCluster starts a fake Slack with the channels the tests use and writes cfgYAML. The database
 // is a fresh schema; the test is skipped without a PostgreSQL server (see pgtest).
-func newCluster(t *testing.T, cfgYAML string) *cluster {
+func newCluster(t testing.TB, cfgYAML string) *cluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs several real binaries")
@@ -50,7 +50,7 @@ func newCluster(t *testing.T, cfgYAML string) *cluster {
 }
 
 // newClusterOn is newCluster on the database db: a bbolt file holds one process only.
-func newClusterOn(t *testing.T, cfgYAML, db string) *cluster {
+func newClusterOn(t testing.TB, cfgYAML, db string) *cluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs real binaries")
