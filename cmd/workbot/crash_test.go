@@ -28,8 +28,9 @@ var buildWorkbot = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
-// startWorkbot runs `workbot run` as its own process against the local Slack.
-func startWorkbot(t *testing.T, fake *slackfake.Fake, dir string) *exec.Cmd {
+// startWorkbot runs `workbot run` as its own process against the local Slack. extraEnv ("KEY=value")
+// overrides the defaults: a postgres:// WORKBOT_DB or an ops address of its own, for replicas.
+func startWorkbot(t testing.TB, fake *slackfake.Fake, dir string, extraEnv ...string) *exec.Cmd {
 	t.Helper()
 	bin, err := buildWorkbot()
 	if err != nil {
@@ -41,6 +42,7 @@ func startWorkbot(t *testing.T, fake *slackfake.Fake, dir string) *exec.Cmd {
 		"WORKBOT_CONFIG="+filepath.Join(dir, "workbot.yaml"), "WORKBOT_DB="+filepath.Join(dir, "workbot.db"),
 		"WORKBOT_LOG_LEVEL=warn", "WORKBOT_OPS_ADDR=127.0.0.1:0",
 	)
+	cmd.Env = append(cmd.Env, extraEnv...) // exec keeps the last value of a repeated key
 	log, err := os.OpenFile(filepath.Join(dir, "workbot.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		t.Fatal(err)

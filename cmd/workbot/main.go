@@ -43,6 +43,7 @@ Usage:
   workbot backup --db FILE --out FILE
   workbot check --db FILE|URL
   workbot migrate --from FILE --to postgres://... [--force]
+  workbot ready [--config FILE] [--ops-addr HOST:PORT]   (exit 0 when a running workbot's /readyz says so)
   workbot version
   workbot help
 
@@ -88,6 +89,8 @@ func (c *cli) run(args []string) int {
 		return c.check(args)
 	case "migrate":
 		return c.migrate(args)
+	case "ready":
+		return c.ready(args)
 	case "version":
 		fmt.Fprintln(c.stdout, versionString())
 		return exitOK

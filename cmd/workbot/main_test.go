@@ -279,7 +279,7 @@ func TestCheckHealthyAndMissing(t *testing.T) {
 	}
 }
 
-func writeConfig(t *testing.T, yaml string) string {
+func writeConfig(t testing.TB, yaml string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "workbot.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {

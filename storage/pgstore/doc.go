@@ -79,8 +79,10 @@
 // SeenEvent is an upsert on seen_events that reports a repeat within the window. Lead holds a
 // session-level advisory lock (the two-key form, which no other lock here uses) on a connection of
 // its own, checks it every LeaderCheck and cancels the returned context as soon as a check fails;
-// the session's idle_session_timeout ends a frozen leader's session on the server. Ping upserts one
-// row, so it fails on a standby or a read-only database.
+// the session's idle_session_timeout ends a frozen leader's session on the server. Likewise a
+// writer's sessions have an idle_in_transaction_session_timeout, so a replica cut off mid-transaction
+// does not keep its row and advisory locks (the claims lock among them) from the others for long.
+// Ping upserts one row, so it fails on a standby or a read-only database.
 //
 // # Migrations
 //

@@ -159,7 +159,12 @@ func (s stateTx) Scan(bucket, prefix string, fn func(key string, val []byte) boo
 		if err != nil {
 			return err
 		}
-		n, stopped := 0, false
+		// Read in full before visiting: fn may read through this transaction (see queryItems).
+		type kv struct {
+			k string
+			v []byte
+		}
+		var kvs []kv
 		for rows.Next() {
 			var k string
 			var v []byte
@@ -170,18 +175,19 @@ func (s stateTx) Scan(bucket, prefix string, fn func(key string, val []byte) boo
 			if v == nil {
 				v = []byte{}
 			}
-			n++
-			last, inclusive = k, false
-			if !fn(k, v) {
-				stopped = true
-				break
-			}
+			kvs = append(kvs, kv{k, v})
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return s.t.fail("scan state", err)
 		}
-		if stopped || n < page {
+		for _, e := range kvs {
+			if !fn(e.k, e.v) {
+				return nil
+			}
+			last, inclusive = e.k, false
+		}
+		if len(kvs) < page {
 			return nil
 		}
 	}

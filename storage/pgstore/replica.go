@@ -188,3 +188,7 @@ func (s *Store) leaderPID() uint32 {
 	}
 	return s.leadConn.PgConn().PID()
 }
+
+// idleInTransactionTimeout ends a writer's session that sits inside a transaction without a statement
+// for that long, and with it every lock the transaction held.
+const idleInTransactionTimeout = 10 * time.Second

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -111,6 +112,14 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	// ignores the actual keyset and page size: the paged open-item scan at 100k open items took three
 	// times as long once it did. Planning each run costs far less.
 	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	// A writer cut off from the server mid-transaction (a network partition, a frozen host) leaves
+	// its session idle in that transaction with its locks held, and nothing tells the server: other
+	// replicas would wait on them for hours, and every replica's outbox on the claims lock. The
+	// server ends such a session instead. check and export (ReadOnly) are left alone: they take no
+	// locks, and export streams to a consumer that may be slow.
+	if _, ok := cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !ok && !opts.ReadOnly {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.Itoa(int(idleInTransactionTimeout.Milliseconds()))
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("database %s: %w", safe, err)

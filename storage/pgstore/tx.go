@@ -127,23 +127,33 @@ func (t *txn) Item(id domain.ItemID) (domain.Item, error) {
 	return out, nil
 }
 
-// queryItems runs one item query and visits its rows; it reports whether fn stopped early.
+// queryItems runs one item query (one row, or a page) and visits its rows. The rows are read in
+// full before fn sees any: the connection serves one statement at a time, and fn may read through
+// the same transaction (the bot reads each pending handoff's item, say), which bbolt allows too.
 func (t *txn) queryItems(q string, args []any, fn func(domain.Item) bool) error {
 	rows, err := t.query("read items", q, args...)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
+	var page []domain.Item
 	for rows.Next() {
 		it, err := decodeItem(rows)
 		if err != nil {
+			rows.Close()
 			return err
 		}
+		page = append(page, it)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return t.fail("read items", err)
+	}
+	for _, it := range page {
 		if !fn(it) {
 			return nil
 		}
 	}
-	return t.fail("read items", rows.Err())
+	return nil
 }
 
 // Pages start small, so an iterator stopped after a few items costs little, and grow, so a scan of
@@ -254,22 +264,31 @@ func (t *txn) Handoff(id domain.HandoffID) (domain.Handoff, error) {
 	return out, nil
 }
 
+// queryHandoffs reads every row before visiting them, as queryItems does.
 func (t *txn) queryHandoffs(q string, args []any, fn func(domain.Handoff) bool) error {
 	rows, err := t.query("read handoffs", q, args...)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
+	var page []domain.Handoff
 	for rows.Next() {
 		h, err := scanHandoff(rows)
 		if err != nil {
+			rows.Close()
 			return t.fail("read handoffs", err)
 		}
+		page = append(page, h)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return t.fail("read handoffs", err)
+	}
+	for _, h := range page {
 		if !fn(h) {
 			return nil
 		}
 	}
-	return t.fail("read handoffs", rows.Err())
+	return nil
 }
 
 func (t *txn) PendingHandoffs(fn func(domain.Handoff) bool) error {
@@ -340,25 +359,27 @@ func (t *txn) People(fn func(domain.Person) bool) error {
 		if err != nil {
 			return err
 		}
-		n, stopped := 0, false
+		// Read in full before visiting: fn may read through this transaction (see queryItems).
+		var people []domain.Person
 		for rows.Next() {
 			p, err := scanPerson(rows)
 			if err != nil {
 				rows.Close()
 				return t.fail("read people", err)
 			}
-			n++
-			last = string(p.ID)
-			if !fn(p) {
-				stopped = true
-				break
-			}
+			people = append(people, p)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return t.fail("read people", err)
 		}
-		if stopped || n < page {
+		for _, p := range people {
+			if !fn(p) {
+				return nil
+			}
+			last = string(p.ID)
+		}
+		if len(people) < page {
 			return nil
 		}
 	}
@@ -392,28 +413,30 @@ func (t *txn) pagedEvents(q string, first []any, args []any, next func(domain.Ev
 		if err != nil {
 			return err
 		}
-		n, stopped := 0, false
+		// Read in full before visiting: fn may read through this transaction (see queryItems).
+		var events []domain.Event
 		for rows.Next() {
 			e, err := scanEvent(rows)
 			if err != nil {
 				rows.Close()
 				return t.fail("read events", err)
 			}
-			n++
-			key = next(e)
-			if !t.write && !t.hinted && e.ItemID != 0 && len(t.hints) < maxHints {
-				t.hints = append(t.hints, e.ItemID)
-			}
-			if !fn(e) {
-				stopped = true
-				break
-			}
+			events = append(events, e)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return t.fail("read events", err)
 		}
-		if stopped || n < page {
+		for _, e := range events {
+			key = next(e)
+			if !t.write && !t.hinted && e.ItemID != 0 && len(t.hints) < maxHints {
+				t.hints = append(t.hints, e.ItemID)
+			}
+			if !fn(e) {
+				return nil
+			}
+		}
+		if len(events) < page {
 			return nil
 		}
 	}
