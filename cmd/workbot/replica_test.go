@@ -28,6 +28,7 @@ type replica struct {
 	cmd  *exec.Cmd
 	dir  string // its log is dir/workbot.log
 	ops  string // http://host:port of its ops listener
+	conn int    // its Socket Mode connection, as the fake numbers them (Ack.Connection)
 	dead bool
 }
 
@@ -84,6 +85,7 @@ func (c *cluster) start(name, db string) *replica {
 	addr := freeAddr(c.t)
 	r := &replica{name: name, dir: dir, ops: "http://" + addr}
 	r.cmd = startWorkbot(c.t, c.fake, dir, "WORKBOT_CONFIG="+c.cfg, "WORKBOT_DB="+db, "WORKBOT_OPS_ADDR="+addr)
+	r.conn = c.fake.ConnectionsOpened() // startWorkbot returns once this process's socket is open
 	c.reps = append(c.reps, r)
 	if _, _, ok := pollHTTP(r.ops+"/readyz", 30*time.Second, func(code int, _ string) bool { return code == http.StatusOK }); !ok {
 		c.fatalf("%s never became ready", name)
