@@ -209,11 +209,8 @@ func (o *outbox) chart(ctx context.Context, e *domain.OutboxEntry, p effect) (ou
 			return delivered(channel, ts), nil
 		}
 	}
-	if err := o.store.MarkAttempt(ctx, e.ID, time.Now()); err != nil {
+	if err := o.markAttempt(ctx, e); err != nil {
 		return outcome{}, err
-	}
-	if e.AttemptedAt.IsZero() {
-		e.AttemptedAt = time.Now()
 	}
 	_, err := o.b.api.api.UploadFileContext(ctx, slack.UploadFileParameters{
 		Reader:          bytes.NewReader(p.PNG),

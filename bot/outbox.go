@@ -37,15 +37,39 @@ const (
 	// defaultClaimLease is how long a claim holds unless renewed: the deliverer renews its claims
 	// every third of it while it works, so a replica that dies frees its entries within a lease.
 	defaultClaimLease = 30 * time.Second
-	// holdMax bounds how long one claim is kept while a transient failure is retried; then the entry
-	// rests and another attempt (maybe by another replica) comes later.
-	holdMax = 2 * time.Minute
+	// holdWait is the longest wait before a retry that a worker sits through holding its entry.
+	// A longer one (a backoff grown by repeated failures, a long Retry-After) releases the entry to
+	// rest instead, so a few failing conversations cannot occupy every worker while the rest of the
+	// queue waits. A resting entry still blocks the later entries of its item and conversation.
+	holdWait = 5 * time.Second
+	// maxBackoff bounds the wait between attempts at an entry that keeps failing.
+	maxBackoff = 5 * time.Minute
 	// historySlack is how far before an entry's first attempt its post is looked for, against clock
 	// skew between us and Slack.
 	historySlack = 2 * time.Minute
 	// historyPages bounds the search for an earlier attempt's post.
 	historyPages = 10
 )
+
+// errLostClaim stops a delivery whose claim ran out and may now be another deliverer's: it must not
+// act, and has nothing to release.
+var errLostClaim = errors.New("the claim on this entry ran out")
+
+// markAttempt records an attempt under this deliverer's claim.
+func (o *outbox) markAttempt(ctx context.Context, e *domain.OutboxEntry) error {
+	now := time.Now()
+	if err := o.store.MarkAttempt(ctx, o.owner, e.ID, now); err != nil {
+		if domain.ErrorCode(err) == domain.ECONFLICT {
+			return fmt.Errorf("%w: %w", errLostClaim, err)
+		}
+		return err
+	}
+	if e.AttemptedAt.IsZero() {
+		e.AttemptedAt = now
+	}
+	e.Attempts++
+	return nil
+}
 
 // errPermanent wraps failures that retrying cannot fix; the entry is then finished as failed.
 var errPermanent = errors.New("refused for good")
@@ -92,6 +116,7 @@ type outbox struct {
 	mu        sync.Mutex
 	inflight  map[uint64]bool
 	notBefore map[uint64]time.Time // entries released after failing for a while rest before a retry
+	backoffs  map[uint64]time.Duration // the next backoff of each resting entry, so it keeps growing
 	wg        sync.WaitGroup       // deliveries in flight
 
 	imChannels sync.Map // user → their DM channel with the bot
@@ -110,6 +135,7 @@ func newOutbox(b *Bot, store Store, owner string) *outbox {
 	return &outbox{
 		b: b, store: store, owner: owner, workers: 8, pollEvery: time.Second, lease: defaultClaimLease,
 		wake: make(chan struct{}, 1), inflight: map[uint64]bool{}, notBefore: map[uint64]time.Time{},
+		backoffs: map[uint64]time.Duration{},
 	}
 }
 
@@ -238,20 +264,30 @@ func (o *outbox) claim(ctx context.Context) int {
 	return started
 }
 
-// deliverOne tries an entry until it is delivered, refused for good, or it has failed for holdMax, in
-// which case it is released to rest and tried again later. Stopped by ctx, it releases the entry.
+// deliverOne tries an entry until it is delivered, refused for good, or the next retry is further off
+// than holdWait, in which case it is released to rest until then. Stopped by ctx, it releases the
+// entry.
 func (o *outbox) deliverOne(ctx context.Context, e domain.OutboxEntry) {
 	defer func() {
 		if r := recover(); r != nil {
 			o.b.log.Error().Interface("panic", r).Uint64("entry", e.ID).Str("kind", e.Kind).Msg("outbox: delivery panicked; it will be retried")
-			o.rest(e.ID, time.Minute)
+			o.rest(e.ID, time.Minute, time.Minute)
 		}
 	}()
-	start := time.Now()
-	backoff := time.Second
+	o.mu.Lock()
+	backoff, ok := o.backoffs[e.ID]
+	delete(o.backoffs, e.ID)
+	o.mu.Unlock()
+	if !ok {
+		backoff = time.Second
+	}
 	for {
 		out, err := o.attempt(ctx, &e)
 		if o.crashed.Load() {
+			return
+		}
+		if errors.Is(err, errLostClaim) {
+			o.b.log.Warn().Err(err).Uint64("entry", e.ID).Str("kind", e.Kind).Msg("outbox: lost the claim on an entry before delivering it; leaving it to its new owner")
 			return
 		}
 		if err == nil {
@@ -268,7 +304,7 @@ func (o *outbox) deliverOne(ctx context.Context, e domain.OutboxEntry) {
 			return
 		}
 		if ctx.Err() != nil {
-			o.rest(e.ID, 0)
+			o.rest(e.ID, 0, backoff)
 			return
 		}
 		wait := backoff
@@ -278,32 +314,50 @@ func (o *outbox) deliverOne(ctx context.Context, e domain.OutboxEntry) {
 		case !definitelyNotDone(err):
 			// The call may still be under way at Slack: give it time to land before looking for it.
 			wait = max(backoff, 5*time.Second)
-			backoff = min(backoff*2, time.Minute)
+			backoff = min(backoff*2, maxBackoff)
 		default:
-			backoff = min(backoff*2, time.Minute)
+			backoff = min(backoff*2, maxBackoff)
 		}
-		if time.Since(start)+wait > holdMax {
-			o.b.log.Warn().Err(err).Uint64("entry", e.ID).Str("kind", e.Kind).Msg("outbox: delivery keeps failing; trying again later")
-			o.rest(e.ID, wait)
+		o.b.metrics.retried("outbox:"+e.Kind, err)
+		if wait > holdWait {
+			o.b.log.Warn().Err(err).Uint64("entry", e.ID).Str("kind", e.Kind).Dur("wait", wait).Msg("outbox: delivery keeps failing; it rests before the next attempt")
+			o.rest(e.ID, wait, backoff)
 			return
 		}
 		o.b.log.Warn().Err(err).Uint64("entry", e.ID).Str("kind", e.Kind).Dur("wait", wait).Msg("outbox: delivery failed; retrying")
-		o.b.metrics.retried("outbox:"+e.Kind, err)
 		if sleepCtx(ctx, wait) != nil {
-			o.rest(e.ID, 0)
+			o.rest(e.ID, 0, backoff)
 			return
 		}
 	}
 }
 
-// rest releases an entry and keeps this deliverer from taking it again for a while.
-func (o *outbox) rest(id uint64, d time.Duration) {
+// rest releases an entry and keeps this deliverer from taking it again for d; its next attempt
+// starts with backoff.
+func (o *outbox) rest(id uint64, d, backoff time.Duration) {
 	o.mu.Lock()
 	o.notBefore[id] = time.Now().Add(d)
+	o.backoffs[id] = backoff
+	o.pruneRests()
 	o.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = o.store.ReleaseEffect(ctx, o.owner, id)
+}
+
+// pruneRests forgets the rests of entries long past them, which another replica may have delivered
+// meanwhile, so the maps stay small. o.mu is held.
+func (o *outbox) pruneRests() {
+	if len(o.notBefore) < 1024 {
+		return
+	}
+	stale := time.Now().Add(-2 * maxBackoff)
+	for id, t := range o.notBefore {
+		if t.Before(stale) {
+			delete(o.notBefore, id)
+			delete(o.backoffs, id)
+		}
+	}
 }
 
 func (o *outbox) finish(ctx context.Context, e domain.OutboxEntry, out outcome) {
@@ -324,7 +378,7 @@ func (o *outbox) finish(ctx context.Context, e domain.OutboxEntry, out outcome) 
 	if err != nil {
 		// It stays pending; the next attempt finds the post by its metadata instead of posting again.
 		o.b.log.Error().Err(err).Uint64("entry", e.ID).Msg("outbox: cannot record a delivery; it will be checked again")
-		o.rest(e.ID, 5*time.Second)
+		o.rest(e.ID, 5*time.Second, time.Second)
 	}
 }
 
@@ -602,14 +656,9 @@ func (o *outbox) postOnce(ctx context.Context, e *domain.OutboxEntry, channel, t
 			return ts, nil
 		}
 	}
-	now := time.Now()
-	if err := o.store.MarkAttempt(ctx, e.ID, now); err != nil {
+	if err := o.markAttempt(ctx, e); err != nil {
 		return "", err
 	}
-	if e.AttemptedAt.IsZero() {
-		e.AttemptedAt = now
-	}
-	e.Attempts++
 	opts := []slack.MsgOption{
 		slack.MsgOptionText(text, false), slack.MsgOptionDisableLinkUnfurl(),
 		slack.MsgOptionMetadata(slack.SlackMetadata{EventType: metaEventType, EventPayload: map[string]any{"id": entryRef(e)}}),

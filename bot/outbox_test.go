@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -217,4 +218,95 @@ func TestLostResponseIsNotPostedTwice(t *testing.T) {
 			t.Errorf("%d charts under the digest, want 1", n)
 		}
 	})
+}
+
+// A deliverer whose claim ran out (paused, or cut off from a shared database) while another took its
+// entries over must not post them as well: the attempt is refused before anything reaches Slack.
+func TestExpiredClaimDoesNotPost(t *testing.T) {
+	h := newHarness(t)
+	h.stop()
+	h.noDelivery = true
+	h.start()
+	h.request(uReq, "Badge reader is offline", "2")
+	ctx := context.Background()
+	stale := newOutbox(h.bot, h.db, "stale")
+	entries, err := h.db.ClaimEffects(ctx, "stale", 8, 20*time.Millisecond)
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("claim: %d entries, %v", len(entries), err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	taken, err := h.db.ClaimEffects(ctx, "taker", 8, time.Minute)
+	if err != nil || len(taken) != len(entries) {
+		t.Fatalf("the takeover claimed %d of %d entries: %v", len(taken), len(entries), err)
+	}
+	for _, e := range entries {
+		stale.deliverOne(ctx, e)
+	}
+	if msgs := everyMessage(h); len(msgs) != 0 {
+		t.Fatalf("a deliverer without its claim posted %d messages, first %q", len(msgs), msgs[0].Text)
+	}
+	for _, e := range taken {
+		if err := h.db.ReleaseEffect(ctx, "taker", e.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.stop()
+	h.noDelivery = false
+	h.start()
+	h.waitDM(uReq, "is in the intake queue")
+	h.drained()
+	noDuplicates(t, h)
+}
+
+// A delivery that must wait long before its next attempt (here a 30-second Retry-After) gives its
+// worker back and rests released, instead of holding the worker through the wait: otherwise a few
+// failing conversations occupy every worker while the rest of the queue waits behind them.
+func TestLongRetryRestsInsteadOfHoldingAWorker(t *testing.T) {
+	h := newHarness(t)
+	h.stop()
+	h.noDelivery = true
+	h.start()
+	h.request(uReq, "Projector in room 4 flickers", "2")
+	ctx := context.Background()
+	o := newOutbox(h.bot, h.db, "worker")
+	entries, err := h.db.ClaimEffects(ctx, "worker", 8, time.Minute)
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("claim: %d entries, %v", len(entries), err)
+	}
+	first := entries[0]
+	for _, e := range entries[1:] {
+		_ = h.db.ReleaseEffect(ctx, "worker", e.ID)
+	}
+	h.fake.FailNext("chat.postMessage", 1, slackfake.Fault{Status: 429, RetryAfter: 30 * time.Second})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		o.deliverOne(ctx, first)
+	}()
+	select {
+	case <-done:
+	case <-time.After(wait):
+		t.Fatal("the worker sat through a 30-second Retry-After")
+	}
+	o.mu.Lock()
+	until, resting := o.notBefore[first.ID]
+	next := o.backoffs[first.ID]
+	o.mu.Unlock()
+	if !resting || time.Until(until) < 20*time.Second {
+		t.Errorf("the entry rests until %v (%v), want about 30 s from now", until, resting)
+	}
+	if next < time.Second {
+		t.Errorf("the next backoff is %v", next)
+	}
+	// Released, so this deliverer's claim loop (or another replica) can take it when the rest ends.
+	again, err := h.db.ClaimEffects(ctx, "other", 8, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(again, func(e domain.OutboxEntry) bool { return e.ID == first.ID }) {
+		t.Errorf("the resting entry %d was not released: claimable %v", first.ID, again)
+	}
+	if msgs := everyMessage(h); len(msgs) != 0 {
+		t.Errorf("%d messages posted through a 429", len(msgs))
+	}
 }

@@ -33,7 +33,8 @@ type Store interface {
 	// MarkAttempt durably records, before the call, that a delivery that may take effect starts at
 	// at, so that whoever delivers the entry next looks for its result before acting again. The
 	// first attempt's time is kept (OutboxEntry.AttemptedAt); each call counts one more attempt.
-	MarkAttempt(ctx context.Context, id uint64, at time.Time) error
+	// Only owner's live claim allows it: otherwise it fails with ECONFLICT and records nothing.
+	MarkAttempt(ctx context.Context, owner string, id uint64, at time.Time) error
 	// OutboxStats reports the number of unfinished entries and when the oldest was enqueued.
 	OutboxStats(ctx context.Context) (pending int, oldest time.Time, err error)
 	// PruneOutbox deletes at most limit finished entries enqueued before before, oldest first.

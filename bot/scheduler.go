@@ -16,7 +16,8 @@ import (
 // record that says the job did it, so a crash can neither lose it nor repeat it.
 
 // CronParser reads schedules: the standard five fields, an optional leading seconds field (handy for
-// tests and the sandbox), and descriptors such as @daily. The config loader validates with it too.
+// tests and the sandbox), and descriptors such as @daily. The config file is stricter (cmd/workbot
+// validates with cron.ParseStandard): a seconds field there is more likely a mistake than a wish.
 var CronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
 // Schedules configures the scheduled work. Empty specs turn a job off.

@@ -302,11 +302,16 @@ func (db *DB) dropClaims(ids []uint64) {
 
 // MarkAttempt durably records that a delivery which may take effect is about to start, so that after
 // a crash the deliverer looks for its result before acting again. The first attempt's time is kept:
-// a search for an earlier attempt's result must start from it.
-func (db *DB) MarkAttempt(ctx context.Context, id uint64, at time.Time) error {
+// a search for an earlier attempt's result must start from it. Only the entry's live claimant may
+// start an attempt: a deliverer whose lease ran out must not post beside the one that took over.
+func (db *DB) MarkAttempt(ctx context.Context, owner string, id uint64, at time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	db.claims.mu.Lock()
+	cl, held := db.claims.by[id]
+	db.claims.mu.Unlock()
+	mine := held && cl.owner == owner && time.Now().Before(cl.until)
 	return db.write(func(btx *bolt.Tx) error {
 		return callSafely(func() error {
 			box := btx.Bucket(bucketOutboxPending)
@@ -314,6 +319,9 @@ func (db *DB) MarkAttempt(ctx context.Context, id uint64, at time.Time) error {
 			v := box.Get(k)
 			if v == nil {
 				return domain.Errorf(domain.ENOTFOUND, "There is no unfinished outbox entry %d.", id)
+			}
+			if !mine {
+				return domain.Errorf(domain.ECONFLICT, "Outbox entry %d is not claimed by %s.", id, owner)
 			}
 			r, err := decodeOutbox(v)
 			if err != nil {

@@ -38,7 +38,10 @@ func seedOutboxAndState(t *testing.T, path string) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.MarkAttempt(ctx, 1, at); err != nil {
+	if _, err := db.ClaimEffects(ctx, "seed", 1, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.MarkAttempt(ctx, "seed", 1, at); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.UpdateState(ctx, func(tx domain.StateTx) error {

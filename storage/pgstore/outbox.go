@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -325,18 +326,27 @@ func (s *Store) ExtendClaims(ctx context.Context, owner string, ids []uint64, le
 	return s.ioErr("extend claims", err)
 }
 
-// MarkAttempt durably records that a delivery which may take effect starts at at.
-func (s *Store) MarkAttempt(ctx context.Context, id uint64, at time.Time) error {
+// MarkAttempt durably records that a delivery which may take effect starts at at. Only the entry's
+// live claimant may start one: a replica whose lease ran out (cut off from the database, paused)
+// must not post beside the replica that took the entry over.
+func (s *Store) MarkAttempt(ctx context.Context, owner string, id uint64, at time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	tag, err := s.pool.Exec(ctx, "UPDATE outbox SET attempted_at = coalesce(attempted_at, $2), attempts = attempts + 1 WHERE id = $1",
-		int64(id), timeArg(at))
+	var claimed bool
+	err := s.pool.QueryRow(ctx, `WITH e AS (SELECT id, coalesce(claimed_by = $3 AND claimed_until > clock_timestamp(), false) AS mine
+			FROM outbox WHERE id = $1 AND state = 0),
+		u AS (UPDATE outbox o SET attempted_at = coalesce(o.attempted_at, $2), attempts = o.attempts + 1
+			FROM e WHERE o.id = e.id AND e.mine RETURNING o.id)
+		SELECT e.mine FROM e`, int64(id), timeArg(at), owner).Scan(&claimed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return domain.Errorf(domain.ENOTFOUND, "There is no unfinished outbox entry %d.", id)
+	}
 	if err != nil {
 		return s.ioErr("mark attempt", err)
 	}
-	if tag.RowsAffected() == 0 {
-		return domain.Errorf(domain.ENOTFOUND, "There is no outbox entry %d.", id)
+	if !claimed {
+		return domain.Errorf(domain.ECONFLICT, "Outbox entry %d is not claimed by %s.", id, owner)
 	}
 	return nil
 }

@@ -245,6 +245,13 @@ func testOutboxLease(t *testing.T, f Factory) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	// The dead owner, back after its lease ran out, may not start another attempt.
+	if err := s.MarkAttempt(context.Background(), "dead", 1, BaseTime); domain.ErrorCode(err) != domain.ECONFLICT {
+		t.Errorf("MarkAttempt by the owner whose lease ran out = %v, want ECONFLICT", err)
+	}
+	if err := s.MarkAttempt(context.Background(), "alive", 1, BaseTime); err != nil {
+		t.Errorf("MarkAttempt by the new owner: %v", err)
+	}
 	// The dead owner's late finish still records the outcome (the deliverer checks AttemptedAt).
 	finish(t, s, 1)
 	if got := claimIDs(t, s, "alive", 5); !slices.Equal(got, []uint64{2}) {
@@ -258,10 +265,21 @@ func testOutboxLifecycle(t *testing.T, f Factory) {
 	enqueue(t, s, domain.Effect{Kind: "post", Key: "item:7", Channel: "C1", At: at, Payload: []byte(`{"x":1}`)})
 	ctx := context.Background()
 	tried := at.Add(time.Second)
-	if err := s.MarkAttempt(ctx, 1, tried); err != nil {
+	// Only the live claimant may start an attempt: one whose lease ran out must not post beside the
+	// deliverer that took the entry over.
+	if err := s.MarkAttempt(ctx, "me", 1, tried); domain.ErrorCode(err) != domain.ECONFLICT {
+		t.Fatalf("MarkAttempt on an unclaimed entry = %v, want ECONFLICT", err)
+	}
+	if got := claimIDs(t, s, "me", 5); !slices.Equal(got, []uint64{1}) {
+		t.Fatalf("claimed %v, want [1]", got)
+	}
+	if err := s.MarkAttempt(ctx, "someone else", 1, tried); domain.ErrorCode(err) != domain.ECONFLICT {
+		t.Fatalf("MarkAttempt by another owner = %v, want ECONFLICT", err)
+	}
+	if err := s.MarkAttempt(ctx, "me", 1, tried); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.MarkAttempt(ctx, 1, tried.Add(time.Second)); err != nil {
+	if err := s.MarkAttempt(ctx, "me", 1, tried.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	var e domain.OutboxEntry
@@ -387,7 +405,7 @@ func testOutboxRefusals(t *testing.T, f Factory) {
 	// The longest lanes are accepted.
 	edge := fmt.Sprintf("%0*d", domain.MaxEffectLane, 7)
 	enqueue(t, s, domain.Effect{Kind: "k", Key: edge, Channel: edge})
-	if err := s.MarkAttempt(ctx, 99, BaseTime); domain.ErrorCode(err) != domain.ENOTFOUND {
+	if err := s.MarkAttempt(ctx, "me", 99, BaseTime); domain.ErrorCode(err) != domain.ENOTFOUND {
 		t.Errorf("MarkAttempt(99) = %v, want ENOTFOUND", err)
 	}
 	err := s.UpdateState(ctx, func(tx domain.StateTx) error {
