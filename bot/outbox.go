@@ -115,9 +115,9 @@ type outbox struct {
 
 	mu        sync.Mutex
 	inflight  map[uint64]bool
-	notBefore map[uint64]time.Time // entries released after failing for a while rest before a retry
+	notBefore map[uint64]time.Time     // entries released after failing for a while rest before a retry
 	backoffs  map[uint64]time.Duration // the next backoff of each resting entry, so it keeps growing
-	wg        sync.WaitGroup       // deliveries in flight
+	wg        sync.WaitGroup           // deliveries in flight
 
 	imChannels sync.Map // user → their DM channel with the bot
 
