@@ -8,7 +8,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 GOBIN     := $(shell $(GO) env GOPATH)/bin
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build run test bench lint staticcheck tidy-check clean
+.PHONY: all build run test bench bench-all loadtest lint staticcheck tidy-check clean
 
 all: lint test build
 
@@ -26,7 +26,21 @@ run: build
 test:
 	$(GO) test -race -count=1 ./...
 
+# make bench: the scale benchmarks (docs/benchmarks.md) on the 1M-item fixture, which is built once
+# (about four minutes) and cached in $$TMPDIR/workbot-fixtures (WORKBOT_FIXTURE_DIR to move it), the
+# fixture's space report, then the load test.
 bench:
+	WORKBOT_SCALE=1m $(GO) test -count=1 -run TestSpaceOfScale -v ./storage/fixture
+	WORKBOT_SCALE=1m $(GO) test -run '^$$' -bench 'BenchmarkScale' -benchtime 200x -timeout 30m ./bot
+	$(MAKE) loadtest
+
+# make loadtest: 200 mixed envelopes a second for 60 s through the local Slack to the real binary on a
+# copy of the 1M-item fixture: ack latency, missed acks, start-up on a cold page cache, RSS.
+loadtest:
+	WORKBOT_LOADTEST=1 WORKBOT_SCALE=1m $(GO) test -count=1 -v -run TestLoad -timeout 30m ./loadtest
+
+# make bench-all: every benchmark of every package, the small ones included.
+bench-all:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 lint: staticcheck

@@ -65,12 +65,12 @@ func (b briefRecord) encode() []byte {
 
 // decodeBrief reads an idx_stage entry without copying: strings are shared through in.
 func decodeBrief(k, v []byte, in interner) (domain.Brief, error) {
-	stage, id, ok := splitGroupKey(k)
-	if !ok {
+	n, w := binary.Uvarint(k)
+	if w <= 0 || uint64(len(k)-w) != n+uint64(keyLen) {
 		return domain.Brief{}, fmt.Errorf("%w: malformed key", errCorrupt)
 	}
 	r := newFieldReader(v, briefRecordV1)
-	b := domain.Brief{ID: domain.ItemID(id), Stage: domain.StageID(in.ofString(stage))}
+	b := domain.Brief{ID: domain.ItemID(binary.BigEndian.Uint64(k[w+int(n):])), Stage: domain.StageID(in.of(k[w : w+int(n)]))}
 	b.Team = domain.TeamID(in.of(r.bytes()))
 	b.Assignee = domain.UserID(in.of(r.bytes()))
 	b.Value, b.Urgency, b.Size, b.Pin = r.int(), r.int(), r.int(), r.int()
@@ -124,14 +124,6 @@ func (t *txn) OpenBriefs(stage domain.StageID, fn func(domain.Brief) bool) error
 // interner hands out one string per distinct byte sequence; the map lookup with a converted []byte
 // does not allocate.
 type interner map[string]string
-
-func (in interner) ofString(s string) string {
-	if v, ok := in[s]; ok {
-		return v
-	}
-	in[s] = s
-	return s
-}
 
 func (in interner) of(b []byte) string {
 	if len(b) == 0 {
