@@ -129,12 +129,30 @@ func (f *Fake) serveSocket(w http.ResponseWriter, r *http.Request) {
 	if tooMany {
 		f.disconnect(c, "too_many_websockets")
 	}
+	// Frames are stamped as they are read and handled on another goroutine: an ack must not be
+	// measured late because the one before it waited for the fake's lock.
+	type frame struct {
+		data []byte
+		at   time.Time
+	}
+	frames := make(chan frame, 1024)
+	handled := make(chan struct{})
+	go func() {
+		defer close(handled)
+		for fr := range frames {
+			f.handleAck(fr.data, fr.at)
+		}
+	}()
+	defer func() {
+		close(frames)
+		<-handled
+	}()
 	for {
 		_, data, err := ws.ReadMessage()
 		if err != nil {
 			return
 		}
-		f.handleAck(data)
+		frames <- frame{data, time.Now()}
 	}
 }
 
@@ -412,8 +430,9 @@ func (f *Fake) armLocked(env *envelope) {
 	})
 }
 
-// handleAck records an ack frame from the app and applies its payload.
-func (f *Fake) handleAck(data []byte) {
+// handleAck records an ack frame from the app, received at received, and applies its payload. Its
+// latency runs to when the frame was read: waiting for the fake's lock is not the app's doing.
+func (f *Fake) handleAck(data []byte, received time.Time) {
 	var msg struct {
 		EnvelopeID string          `json:"envelope_id"`
 		Payload    json.RawMessage `json:"payload"`
@@ -431,7 +450,7 @@ func (f *Fake) handleAck(data []byte) {
 		return
 	}
 	env.acked = true
-	latency := time.Since(env.sentAt)
+	latency := received.Sub(env.sentAt)
 	ack := Ack{
 		EnvelopeID: env.id, Type: env.typ, PayloadType: env.payloadType, RetryAttempt: env.retryAttempt,
 		Latency: latency, Payload: msg.Payload,
