@@ -182,8 +182,8 @@ func TestLoad(t *testing.T) {
 	missed := sent.total() - len(acks) + late
 	t.Logf("fixture %s; %d envelopes in %v (%s)", spec.Name, sent.total(), duration, sent)
 	t.Logf("start-up to the first ack, cold page cache: %v", startup.Round(time.Millisecond))
-	t.Logf("RSS idle: %s; peak during the load (digests included): %s (VmHWM %s); after: %s",
-		mib(idle.rss), mib(peak), mib(after.hwm), mib(after.rss))
+	t.Logf("RSS idle: %s (heap %s, file %s); peak during the load (digests included): %s (heap %s, file %s; VmHWM %s); after: %s",
+		mib(idle.rss), mib(idle.anon), mib(idle.file), mib(peak.rss), mib(peak.anon), mib(peak.file), mib(after.hwm), mib(after.rss))
 	for _, k := range slices.Sorted(func(yield func(string) bool) {
 		for k := range byKind {
 			if !yield(k) {
@@ -208,7 +208,7 @@ func TestLoad(t *testing.T) {
 	writeResult(t, map[string]any{
 		"fixture": spec.Name, "envelopes": sent.total(), "seconds": duration.Seconds(),
 		"startup_ms": startup.Milliseconds(), "rss_idle_mib": float64(idle.rss) / (1 << 20),
-		"rss_peak_mib": float64(peak) / (1 << 20), "vm_hwm_mib": float64(after.hwm) / (1 << 20),
+		"rss_peak_mib": float64(peak.rss) / (1 << 20), "vm_hwm_mib": float64(after.hwm) / (1 << 20),
 		"ack_p50_ms": pct(byKind["all"], 0.5), "ack_p99_ms": pct(byKind["all"], 0.99), "ack_max_ms": pct(byKind["all"], 1),
 		"missed": missed,
 	})
@@ -489,7 +489,9 @@ func (d *driver) awaitModal(user string, dl *slackfake.Delivery) {
 	d.mu.Unlock()
 }
 
-type status struct{ rss, hwm int64 }
+// status is a process's memory: resident in all, its anonymous part (the Go heap and stacks) and its
+// file part (pages of the database file the bot has mapped and touched), and the high-water mark.
+type status struct{ rss, anon, file, hwm int64 }
 
 func readStatus(pid int) status {
 	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
@@ -510,6 +512,10 @@ func readStatus(pid int) status {
 			s.rss = n << 10
 		case "VmHWM:":
 			s.hwm = n << 10
+		case "RssAnon:":
+			s.anon = n << 10
+		case "RssFile:":
+			s.file = n << 10
 		}
 	}
 	return s
@@ -517,17 +523,20 @@ func readStatus(pid int) status {
 
 type sampler struct {
 	stopc chan struct{}
-	done  chan int64
+	done  chan status
 }
 
+// startSampler reads pid's memory every so often and keeps the sample with the most resident.
 func startSampler(pid int, every time.Duration) *sampler {
-	s := &sampler{stopc: make(chan struct{}), done: make(chan int64, 1)}
+	s := &sampler{stopc: make(chan struct{}), done: make(chan status, 1)}
 	go func() {
-		var peak int64
+		var peak status
 		tick := time.NewTicker(every)
 		defer tick.Stop()
 		for {
-			peak = max(peak, readStatus(pid).rss)
+			if st := readStatus(pid); st.rss > peak.rss {
+				peak = st
+			}
 			select {
 			case <-tick.C:
 			case <-s.stopc:
@@ -539,7 +548,7 @@ func startSampler(pid int, every time.Duration) *sampler {
 	return s
 }
 
-func (s *sampler) stop() int64 {
+func (s *sampler) stop() status {
 	close(s.stopc)
 	return <-s.done
 }
