@@ -26,12 +26,16 @@ run: build
 test:
 	$(GO) test -race -count=1 ./...
 
+# The benchmarks run with the collector settings the binary sets for itself (cmd/workbot/gc.go).
+BENCH_GOGC ?= 300
+BENCH_GOMEMLIMIT ?= 120MiB
+
 # make bench: the scale benchmarks (docs/benchmarks.md) on the 1M-item fixture, which is built once
 # (about four minutes) and cached in $$TMPDIR/workbot-fixtures (WORKBOT_FIXTURE_DIR to move it), the
 # fixture's space report, then the load test.
 bench:
 	WORKBOT_SCALE=1m $(GO) test -count=1 -run TestSpaceOfScale -v ./storage/fixture
-	WORKBOT_SCALE=1m $(GO) test -run '^$$' -bench 'BenchmarkScale' -benchtime 200x -timeout 30m ./bot
+	GOGC=$(BENCH_GOGC) GOMEMLIMIT=$(BENCH_GOMEMLIMIT) WORKBOT_SCALE=1m $(GO) test -run '^$$' -bench 'BenchmarkScale' -benchtime 200x -timeout 30m ./bot
 	$(MAKE) loadtest
 
 # make loadtest: 200 mixed envelopes a second for 60 s through the local Slack to the real binary on a

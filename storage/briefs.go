@@ -270,31 +270,38 @@ func (t *txn) OpenItemsByID(ids []domain.ItemID, fn func(domain.Item) bool) erro
 	if err != nil {
 		return err
 	}
-	c := open.Cursor()
-	var k, v []byte
-	for i, id := range ids {
-		want := seqKey(uint64(id))
-		// A few steps forward beat a seek from the root; beyond that, seek.
-		steps := 0
-		if i > 0 && k != nil {
-			for k != nil && bytes.Compare(k, want) < 0 && steps < 8 {
-				k, v = c.Next()
-				steps++
+	produce := func(emit func(domain.Item) bool) error {
+		c := open.Cursor()
+		var k, v []byte
+		for i, id := range ids {
+			want := seqKey(uint64(id))
+			// A few steps forward beat a seek from the root; beyond that, seek.
+			steps := 0
+			if i > 0 && k != nil {
+				for k != nil && bytes.Compare(k, want) < 0 && steps < 8 {
+					k, v = c.Next()
+					steps++
+				}
+			}
+			if i == 0 || k == nil || bytes.Compare(k, want) < 0 {
+				k, v = c.Seek(want)
+			}
+			if k == nil || !bytes.Equal(k, want) {
+				continue
+			}
+			r, err := decodeItem(v)
+			if err != nil {
+				return fmt.Errorf("idx_open/%d: %w", id, err)
+			}
+			if !emit(r.toDomain()) {
+				return nil
 			}
 		}
-		if i == 0 || k == nil || bytes.Compare(k, want) < 0 {
-			k, v = c.Seek(want)
-		}
-		if k == nil || !bytes.Equal(k, want) {
-			continue
-		}
-		r, err := decodeItem(v)
-		if err != nil {
-			return fmt.Errorf("idx_open/%d: %w", id, err)
-		}
-		if !fn(r.toDomain()) {
-			return nil
-		}
+		return nil
 	}
-	return nil
+	// Thousands of items are worth decoding on a second core while the caller keeps them.
+	if len(ids) >= 2*openBatch && !t.btx.Writable() && runtime.GOMAXPROCS(0) > 1 {
+		return scanPipelined(produce, fn)
+	}
+	return produce(fn)
 }
