@@ -35,7 +35,8 @@ BENCH_GOMEMLIMIT ?= 120MiB
 # fixture's space report, then the load test.
 bench:
 	WORKBOT_SCALE=1m $(GO) test -count=1 -run TestSpaceOfScale -v ./storage/fixture
-	GOGC=$(BENCH_GOGC) GOMEMLIMIT=$(BENCH_GOMEMLIMIT) WORKBOT_SCALE=1m $(GO) test -run '^$$' -bench 'BenchmarkScale' -benchtime 200x -timeout 30m ./bot
+	GOGC=$(BENCH_GOGC) GOMEMLIMIT=$(BENCH_GOMEMLIMIT) WORKBOT_SCALE=1m $(GO) test -run '^$$' -bench 'BenchmarkScale(Mine|Home|List|Load|Assign|Digest)' -benchtime 200x -timeout 30m ./bot
+	GOGC=$(BENCH_GOGC) GOMEMLIMIT=$(BENCH_GOMEMLIMIT) WORKBOT_SCALE=1m $(GO) test -run '^$$' -bench 'BenchmarkScaleIntake' -benchtime 3000x -timeout 30m ./bot
 	$(MAKE) loadtest
 
 # make loadtest: 200 mixed envelopes a second for 60 s through the local Slack to the real binary on a
