@@ -141,6 +141,14 @@ func TestLoad(t *testing.T) {
 	time.Sleep(5 * time.Second) // let start-up work (the outbox's first claim, catch-ups) settle
 	idle := readStatus(pid)
 
+	// One digest on its own: what it costs in memory, before the load touches the rest of the file.
+	digestSampler := startSampler(pid, 10*time.Millisecond)
+	if d, err := fake.SlashCommand(member, "C0GENERAL", bot.SlashCommand, "digest"); err == nil {
+		_, _ = d.WaitTimeout(5 * time.Second)
+	}
+	time.Sleep(3 * time.Second)
+	digestPeak := digestSampler.stop()
+
 	// The load.
 	sampler := startSampler(pid, 50*time.Millisecond)
 	drv := &driver{t: t, fake: fake, spec: spec, pick: pick, member: member, rng: rand.New(rand.NewPCG(1, 2))}
@@ -182,6 +190,7 @@ func TestLoad(t *testing.T) {
 	missed := sent.total() - len(acks) + late
 	t.Logf("fixture %s; %d envelopes in %v (%s)", spec.Name, sent.total(), duration, sent)
 	t.Logf("start-up to the first ack, cold page cache: %v", startup.Round(time.Millisecond))
+	t.Logf("RSS peak during one digest after start-up: %s (heap %s, file %s)", mib(digestPeak.rss), mib(digestPeak.anon), mib(digestPeak.file))
 	t.Logf("RSS idle: %s (heap %s, file %s); peak during the load (digests included): %s (heap %s, file %s; VmHWM %s); after: %s",
 		mib(idle.rss), mib(idle.anon), mib(idle.file), mib(peak.rss), mib(peak.anon), mib(peak.file), mib(after.hwm), mib(after.rss))
 	for _, k := range slices.Sorted(func(yield func(string) bool) {
@@ -209,6 +218,7 @@ func TestLoad(t *testing.T) {
 		"fixture": spec.Name, "envelopes": sent.total(), "seconds": duration.Seconds(),
 		"startup_ms": startup.Milliseconds(), "rss_idle_mib": float64(idle.rss) / (1 << 20),
 		"rss_peak_mib": float64(peak.rss) / (1 << 20), "vm_hwm_mib": float64(after.hwm) / (1 << 20),
+		"rss_digest_peak_mib": float64(digestPeak.rss) / (1 << 20),
 		"ack_p50_ms": pct(byKind["all"], 0.5), "ack_p99_ms": pct(byKind["all"], 0.99), "ack_max_ms": pct(byKind["all"], 1),
 		"missed": missed,
 	})
