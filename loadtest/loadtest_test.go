@@ -219,7 +219,7 @@ func TestLoad(t *testing.T) {
 		"startup_ms": startup.Milliseconds(), "rss_idle_mib": float64(idle.rss) / (1 << 20),
 		"rss_peak_mib": float64(peak.rss) / (1 << 20), "vm_hwm_mib": float64(after.hwm) / (1 << 20),
 		"rss_digest_peak_mib": float64(digestPeak.rss) / (1 << 20),
-		"ack_p50_ms": pct(byKind["all"], 0.5), "ack_p99_ms": pct(byKind["all"], 0.99), "ack_max_ms": pct(byKind["all"], 1),
+		"ack_p50_ms":          pct(byKind["all"], 0.5), "ack_p99_ms": pct(byKind["all"], 0.99), "ack_max_ms": pct(byKind["all"], 1),
 		"missed": missed,
 	})
 	if missed > 0 {
