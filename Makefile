@@ -8,7 +8,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 GOBIN     := $(shell $(GO) env GOPATH)/bin
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build run test bench fuzz lint staticcheck tidy-check clean
+.PHONY: all build run test bench bench-all loadtest fuzz lint staticcheck tidy-check clean
 
 all: lint test build
 
@@ -31,7 +31,26 @@ test:
 		WORKBOT_E2E_STORE=postgres $(GO) test -race -count=1 ./bot; \
 	fi
 
+# The benchmarks run with the collector settings the binary sets for itself (cmd/workbot/gc.go).
+BENCH_GOGC ?= 300
+BENCH_GOMEMLIMIT ?= 120MiB
+
+# make bench: the scale benchmarks (docs/benchmarks.md) on the 1M-item fixture, which is built once
+# (about four minutes) and cached in $$TMPDIR/workbot-fixtures (WORKBOT_FIXTURE_DIR to move it), the
+# fixture's space report, then the load test.
 bench:
+	WORKBOT_SCALE=1m $(GO) test -count=1 -run TestSpaceOfScale -v ./storage/fixture
+	GOGC=$(BENCH_GOGC) GOMEMLIMIT=$(BENCH_GOMEMLIMIT) WORKBOT_SCALE=1m $(GO) test -run '^$$' -bench 'BenchmarkScale(Mine|Home|List|Load|Assign|Digest)' -benchtime 200x -timeout 30m ./bot
+	GOGC=$(BENCH_GOGC) GOMEMLIMIT=$(BENCH_GOMEMLIMIT) WORKBOT_SCALE=1m $(GO) test -run '^$$' -bench 'BenchmarkScaleIntake' -benchtime 3000x -timeout 30m ./bot
+	$(MAKE) loadtest
+
+# make loadtest: 200 mixed envelopes a second for 60 s through the local Slack to the real binary on a
+# copy of the 1M-item fixture: ack latency, missed acks, start-up on a cold page cache, RSS.
+loadtest:
+	WORKBOT_LOADTEST=1 WORKBOT_SCALE=1m $(GO) test -count=1 -v -run TestLoad -timeout 30m ./cmd/workbot/loadtest
+
+# make bench-all: every benchmark of every package, the small ones included.
+bench-all:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 # Each fuzz target for FUZZTIME; new findings land in the build cache, and a failure's input in

@@ -403,7 +403,7 @@ func (b *Bot) cmdList(ctx context.Context, r replier, args []string) {
 		var err error
 		switch {
 		case filter == "":
-			top, total, err = b.policy.TopOpen(tx, "", nil, listShown, now)
+			top, total, err = b.policy.TopOpen(tx, domain.Scope{}, listShown, now)
 			return err
 		default:
 			if u, ok := parseUser(filter); ok {
@@ -415,13 +415,12 @@ func (b *Bot) cmdList(ctx context.Context, r replier, args []string) {
 			}
 			if st, ok := b.findStage(filter); ok {
 				title = "Open items in " + esc(stageName(b.policy, st))
-				top, total, err = b.policy.TopOpen(tx, st, nil, listShown, now)
+				top, total, err = b.policy.TopOpen(tx, domain.Scope{Stage: st}, listShown, now)
 				return err
 			}
 			if _, ok := b.policy.Team(domain.TeamID(filter)); ok {
 				title = "Open items of team " + esc(filter)
-				team := domain.TeamID(filter)
-				top, total, err = b.policy.TopOpen(tx, "", func(br domain.Brief) bool { return br.Team == team }, listShown, now)
+				top, total, err = b.policy.TopOpen(tx, domain.Scope{Team: domain.TeamID(filter)}, listShown, now)
 				return err
 			}
 			return domain.Errorf(domain.EINVALID, "%q is not a stage, a person or a team. Stages: %s.", cut(filter, 40), strings.ReplaceAll(b.stageList(), "`", ""))
@@ -445,7 +444,7 @@ func (b *Bot) cmdTriage(ctx context.Context, r replier) {
 	)
 	err := b.store.View(ctx, func(tx domain.ReadTx) error {
 		var err error
-		top, total, err = b.policy.TopOpen(tx, b.policy.Workflow.Initial, nil, listShown, b.now())
+		top, total, err = b.policy.TopOpen(tx, domain.Scope{Stage: b.policy.Workflow.Initial}, listShown, b.now())
 		return err
 	})
 	if err != nil {

@@ -199,7 +199,7 @@ func (b *Bot) homeData(ctx context.Context, user domain.UserID) (homeData, error
 			return err
 		}
 		if d.IsLead {
-			d.TriageQueue, d.TriageSize, err = b.policy.TopOpen(tx, b.policy.Workflow.Initial, nil, homeTriageShown, now)
+			d.TriageQueue, d.TriageSize, err = b.policy.TopOpen(tx, domain.Scope{Stage: b.policy.Workflow.Initial}, homeTriageShown, now)
 			if err != nil {
 				return err
 			}

@@ -265,6 +265,42 @@ func (t *memTx) OpenBriefs(stage StageID, fn func(Brief) bool) error {
 	return nil
 }
 
+// OpenByRank sorts what a ranking index would hold: pinned first by pin, then StaticScore highest
+// first, ties by ID (any order is allowed).
+func (t *memTx) OpenByRank(scope Scope, fn func(RankEntry) bool) error {
+	var es []RankEntry
+	for it := range t.items() {
+		if b := BriefOf(&it); it.Open() && scope.admits(&b) {
+			es = append(es, RankEntry{ID: it.ID, Pin: it.Pin, Value: it.Value, Urgency: it.Urgency, Size: it.Size, Due: it.Due, CreatedAt: it.CreatedAt})
+		}
+	}
+	slices.SortFunc(es, func(a, b RankEntry) int {
+		ap, bp := a.Pin > 0, b.Pin > 0
+		switch {
+		case ap != bp:
+			if ap {
+				return -1
+			}
+			return 1
+		case ap && a.Pin != b.Pin:
+			return a.Pin - b.Pin
+		}
+		if sa, sb := StaticScore(a.Value, a.Urgency, a.Size), StaticScore(b.Value, b.Urgency, b.Size); sa != sb {
+			if sa > sb {
+				return -1
+			}
+			return 1
+		}
+		return int(a.ID) - int(b.ID)
+	})
+	for _, e := range es {
+		if !fn(e) {
+			return nil
+		}
+	}
+	return nil
+}
+
 func (t *memTx) ClosedBetween(from, to time.Time, fn func(Closure) bool) error {
 	visitClosures(t.items(), from, to, fn)
 	return nil

@@ -180,18 +180,30 @@ type Ranked struct {
 // rankedBefore is the one ordering of the product: pinned items first by pin, then by score descending,
 // then older first, then by ID, so every list is deterministic.
 func rankedBefore(a, b *Item, aTotal, bTotal float64) bool {
-	aPinned, bPinned := a.Pin > 0, b.Pin > 0
+	return rankKeyBefore(rankKey{a.Pin, aTotal, a.CreatedAt, a.ID}, rankKey{b.Pin, bTotal, b.CreatedAt, b.ID})
+}
+
+// rankKey is what rankedBefore reads of an item: its pin, score, creation and ID.
+type rankKey struct {
+	pin     int
+	total   float64
+	created time.Time
+	id      ItemID
+}
+
+func rankKeyBefore(a, b rankKey) bool {
+	aPinned, bPinned := a.pin > 0, b.pin > 0
 	switch {
 	case aPinned != bPinned:
 		return aPinned
-	case aPinned && a.Pin != b.Pin:
-		return a.Pin < b.Pin
-	case aTotal != bTotal:
-		return aTotal > bTotal
-	case !a.CreatedAt.Equal(b.CreatedAt):
-		return a.CreatedAt.Before(b.CreatedAt)
+	case aPinned && a.pin != b.pin:
+		return a.pin < b.pin
+	case a.total != b.total:
+		return a.total > b.total
+	case !a.created.Equal(b.created):
+		return a.created.Before(b.created)
 	}
-	return a.ID < b.ID
+	return a.id < b.id
 }
 
 // Rank scores items at now and returns them in priority order with ranks from 1. The input is not

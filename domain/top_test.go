@@ -41,13 +41,12 @@ func TestTopOpenEqualsFullRank(t *testing.T) {
 			all = append(all, it)
 		}
 		for _, tc := range []struct {
-			stage StageID
-			keep  func(Brief) bool
+			scope Scope
 			want  func(Item) bool
 		}{
-			{"", nil, func(it Item) bool { return it.Open() }},
-			{"todo", nil, func(it Item) bool { return it.Open() && it.Stage == "todo" }},
-			{"", func(b Brief) bool { return b.Team == "core" }, func(it Item) bool { return it.Open() && it.Team == "core" }},
+			{Scope{}, func(it Item) bool { return it.Open() }},
+			{Scope{Stage: "todo"}, func(it Item) bool { return it.Open() && it.Stage == "todo" }},
+			{Scope{Team: "core"}, func(it Item) bool { return it.Open() && it.Team == "core" }},
 		} {
 			var eligible []Item
 			for _, it := range all {
@@ -57,27 +56,37 @@ func TestTopOpenEqualsFullRank(t *testing.T) {
 			}
 			full := p.Rank(eligible, now)
 			for _, limit := range []int{0, 1, 3, 20, n + 5} {
-				var got []Ranked
-				var total int
-				err := store.View(context.Background(), func(tx ReadTx) error {
-					var err error
-					got, total, err = p.TopOpen(tx, tc.stage, tc.keep, limit, now)
-					return err
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				want := full[:min(limit, len(full))]
-				if total != len(full) || !slices.EqualFunc(got, want, func(a, b Ranked) bool {
-					return a.Item.ID == b.Item.ID && a.Rank == b.Rank && a.Score.Total == b.Score.Total
-				}) {
-					t.Fatalf("seed %d stage %q limit %d: TopOpen = %v (total %d), Rank = %v (total %d)",
-						seed, tc.stage, limit, rankedIDs(got), total, rankedIDs(want), len(full))
+				for _, path := range []string{"rank index", "briefs"} {
+					var got []Ranked
+					var total int
+					err := store.View(context.Background(), func(tx ReadTx) error {
+						if path == "briefs" {
+							tx = briefsOnly{tx}
+						} else if _, ok := tx.(RankReader); !ok {
+							t.Fatal("the memory store has no rank index")
+						}
+						var err error
+						got, total, err = p.TopOpen(tx, tc.scope, limit, now)
+						return err
+					})
+					if err != nil {
+						t.Fatal(err)
+					}
+					want := full[:min(limit, len(full))]
+					if total != len(full) || !slices.EqualFunc(got, want, func(a, b Ranked) bool {
+						return a.Item.ID == b.Item.ID && a.Rank == b.Rank && a.Score.Total == b.Score.Total
+					}) {
+						t.Fatalf("seed %d %+v limit %d by %s: TopOpen = %v (total %d), Rank = %v (total %d)",
+							seed, tc.scope, limit, path, rankedIDs(got), total, rankedIDs(want), len(full))
+					}
 				}
 			}
 		}
 	}
 }
+
+// briefsOnly hides a store's rank index, so TopOpen takes its other path.
+type briefsOnly struct{ ReadTx }
 
 func rankedIDs(rs []Ranked) []ItemID {
 	out := make([]ItemID, len(rs))

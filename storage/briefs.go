@@ -65,12 +65,12 @@ func (b briefRecord) encode() []byte {
 
 // decodeBrief reads an idx_stage entry without copying: strings are shared through in.
 func decodeBrief(k, v []byte, in interner) (domain.Brief, error) {
-	stage, id, ok := splitGroupKey(k)
-	if !ok {
+	n, w := binary.Uvarint(k)
+	if w <= 0 || uint64(len(k)-w) != n+uint64(keyLen) {
 		return domain.Brief{}, fmt.Errorf("%w: malformed key", errCorrupt)
 	}
 	r := newFieldReader(v, briefRecordV1)
-	b := domain.Brief{ID: domain.ItemID(id), Stage: domain.StageID(in.ofString(stage))}
+	b := domain.Brief{ID: domain.ItemID(binary.BigEndian.Uint64(k[w+int(n):])), Stage: domain.StageID(in.of(k[w : w+int(n)]))}
 	b.Team = domain.TeamID(in.of(r.bytes()))
 	b.Assignee = domain.UserID(in.of(r.bytes()))
 	b.Value, b.Urgency, b.Size, b.Pin = r.int(), r.int(), r.int(), r.int()
@@ -124,14 +124,6 @@ func (t *txn) OpenBriefs(stage domain.StageID, fn func(domain.Brief) bool) error
 // interner hands out one string per distinct byte sequence; the map lookup with a converted []byte
 // does not allocate.
 type interner map[string]string
-
-func (in interner) ofString(s string) string {
-	if v, ok := in[s]; ok {
-		return v
-	}
-	in[s] = s
-	return s
-}
 
 func (in interner) of(b []byte) string {
 	if len(b) == 0 {
@@ -278,31 +270,38 @@ func (t *txn) OpenItemsByID(ids []domain.ItemID, fn func(domain.Item) bool) erro
 	if err != nil {
 		return err
 	}
-	c := open.Cursor()
-	var k, v []byte
-	for i, id := range ids {
-		want := seqKey(uint64(id))
-		// A few steps forward beat a seek from the root; beyond that, seek.
-		steps := 0
-		if i > 0 && k != nil {
-			for k != nil && bytes.Compare(k, want) < 0 && steps < 8 {
-				k, v = c.Next()
-				steps++
+	produce := func(emit func(domain.Item) bool) error {
+		c := open.Cursor()
+		var k, v []byte
+		for i, id := range ids {
+			want := seqKey(uint64(id))
+			// A few steps forward beat a seek from the root; beyond that, seek.
+			steps := 0
+			if i > 0 && k != nil {
+				for k != nil && bytes.Compare(k, want) < 0 && steps < 8 {
+					k, v = c.Next()
+					steps++
+				}
+			}
+			if i == 0 || k == nil || bytes.Compare(k, want) < 0 {
+				k, v = c.Seek(want)
+			}
+			if k == nil || !bytes.Equal(k, want) {
+				continue
+			}
+			r, err := decodeItem(v)
+			if err != nil {
+				return fmt.Errorf("idx_open/%d: %w", id, err)
+			}
+			if !emit(r.toDomain()) {
+				return nil
 			}
 		}
-		if i == 0 || k == nil || bytes.Compare(k, want) < 0 {
-			k, v = c.Seek(want)
-		}
-		if k == nil || !bytes.Equal(k, want) {
-			continue
-		}
-		r, err := decodeItem(v)
-		if err != nil {
-			return fmt.Errorf("idx_open/%d: %w", id, err)
-		}
-		if !fn(r.toDomain()) {
-			return nil
-		}
+		return nil
 	}
-	return nil
+	// Thousands of items are worth decoding on a second core while the caller keeps them.
+	if len(ids) >= 2*openBatch && !t.btx.Writable() && runtime.GOMAXPROCS(0) > 1 {
+		return scanPipelined(produce, fn)
+	}
+	return produce(fn)
 }

@@ -181,6 +181,7 @@ func checkAggregates(tx *bolt.Tx, p *problems) {
 		}
 	}
 	compareCounts(tx.Bucket(bucketAggOpen), "agg_open", open.counts, p)
+	checkRank(tx, p)
 
 	hourly := map[string][]int64{}
 	dict := &dictionary{btx: tx, cache: newDictCache()}

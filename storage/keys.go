@@ -32,7 +32,7 @@ var (
 var currentBuckets = [][]byte{
 	bucketMeta, bucketItems, bucketOpen, bucketByAssignee, bucketByStage, bucketByRequester,
 	bucketHandoffs, bucketHandoffPending, bucketPeople, bucketKV, bucketOutbox, bucketOutboxPending,
-	bucketAggOpen, bucketClosed, bucketAggEvents, bucketEventLog, bucketEventByItem, bucketDict, bucketDictIDs,
+	bucketAggOpen, bucketClosed, bucketAggEvents, bucketEventLog, bucketEventByItem, bucketDict, bucketDictIDs, bucketRank,
 }
 
 // fillPercent is how full bbolt fills a bucket's pages before it splits them (it must be set on every

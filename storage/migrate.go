@@ -32,7 +32,7 @@ var migrations = []migration{
 	{2, "index items by requester", migrateRequesterIndex, nil},
 	{3, "the outbox of Slack side effects", migrateOutbox, nil},
 	{4, "index the text of open items", migrateTextIndex, nil},
-	{5, "aggregates of open work, closed items by DoneAt, hourly event counts, briefs in idx_stage", migrateAggregates, nil},
+	{5, "aggregates of open work, closed items by DoneAt, hourly event counts, briefs in idx_stage, the rank index", migrateAggregates, nil},
 	{6, "the audit log in time order, with compact records and per-item references", migrateEventLogStart, migrateEventLogStep},
 }
 
@@ -89,7 +89,7 @@ func migrateRequesterIndex(tx *bolt.Tx) error {
 }
 
 // migrateAggregates fills agg_open, idx_closed and agg_events (aggregates.go) from every item and
-// event, and gives idx_stage's entries their briefs (briefs.go). Keys are gathered and sorted before they are written: bbolt splits a leaf only at commit,
+// event, gives idx_stage's entries their briefs (briefs.go) and fills idx_rank (rank.go). Keys are gathered and sorted before they are written: bbolt splits a leaf only at commit,
 // so inserting a million keys out of order into one transaction would shift ever longer leaves.
 func migrateAggregates(tx *bolt.Tx) error {
 	agg, err := tx.CreateBucketIfNotExists(bucketAggOpen)
@@ -106,7 +106,7 @@ func migrateAggregates(tx *bolt.Tx) error {
 	}
 	open := newOpenTally()
 	type kv struct{ k, v []byte }
-	var closures, briefs []kv
+	var closures, briefs, ranks []kv
 	err = tx.Bucket(bucketItems).ForEach(func(k, v []byte) error {
 		r, err := decodeItem(v)
 		if err != nil {
@@ -115,6 +115,9 @@ func migrateAggregates(tx *bolt.Tx) error {
 		if r.open() {
 			open.add(&r)
 			briefs = append(briefs, kv{groupKey(r.Stage, r.ID), briefOf(&r).encode()})
+			for _, e := range rankEntries(&r) {
+				ranks = append(ranks, kv{e.key, e.val})
+			}
 		} else {
 			closures = append(closures, kv{closedKey(r.DoneAt, r.ID), closureOf(&r).encode()})
 		}
@@ -134,6 +137,16 @@ func migrateAggregates(tx *bolt.Tx) error {
 	byStage := tx.Bucket(bucketByStage)
 	for _, b := range briefs {
 		if err := byStage.Put(b.k, b.v); err != nil {
+			return err
+		}
+	}
+	slices.SortFunc(ranks, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
+	rank, err := tx.CreateBucketIfNotExists(bucketRank)
+	if err != nil {
+		return err
+	}
+	for _, r := range ranks {
+		if err := rank.Put(r.k, r.v); err != nil {
 			return err
 		}
 	}

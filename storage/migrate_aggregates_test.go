@@ -37,7 +37,7 @@ func downgradeTo4(t *testing.T, path string) {
 				return err
 			}
 		}
-		for _, name := range [][]byte{bucketAggOpen, bucketClosed, bucketAggEvents} {
+		for _, name := range [][]byte{bucketAggOpen, bucketClosed, bucketAggEvents, bucketRank} {
 			if err := tx.DeleteBucket(name); err != nil {
 				return err
 			}

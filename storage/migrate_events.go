@@ -3,6 +3,7 @@ package storage
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -88,9 +89,11 @@ func migrateEventLogStep(tx *bolt.Tx) (bool, error) {
 	byItem := tx.Bucket(bucketEventByItem)
 	log.FillPercent, byItem.FillPercent = fillPercent(bucketEventLog), fillPercent(bucketEventByItem)
 	dict := &dictionary{btx: tx, cache: newDictCache()}
+	// The step reads its events with one forward walk and deletes them afterwards: deleting under
+	// the cursor and starting again from First would walk over every emptied leaf each time.
 	c := old.Cursor()
-	moved := 0
-	for k, v := c.First(); k != nil && moved < eventsPerStep; k, v = c.First() {
+	var done [][2][]byte // events key, events_by_time key
+	for k, v := c.First(); k != nil && len(done) < eventsPerStep; k, v = c.Next() {
 		seq, ok := keySeq(k)
 		if !ok {
 			return false, fmt.Errorf("%w: events/%x: malformed key", errCorrupt, k)
@@ -113,15 +116,17 @@ func migrateEventLogStep(tx *bolt.Tx) (bool, error) {
 				return false, err
 			}
 		}
+		done = append(done, [2][]byte{slices.Clone(k), key})
+	}
+	for _, d := range done {
+		if err := old.Delete(d[0]); err != nil {
+			return false, err
+		}
 		if byTime != nil {
-			if err := byTime.Delete(key); err != nil {
+			if err := byTime.Delete(d[1]); err != nil {
 				return false, err
 			}
 		}
-		if err := c.Delete(); err != nil {
-			return false, err
-		}
-		moved++
 	}
 	if k, _ := c.First(); k != nil {
 		return false, nil

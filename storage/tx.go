@@ -511,6 +511,9 @@ func (t *txn) PutItem(it domain.Item) error {
 	if err := t.updateAggregates(oldRec, &rec); err != nil {
 		return err
 	}
+	if err := t.updateRank(oldRec, &rec); err != nil {
+		return err
+	}
 	// A caller that set an ID beyond the sequence (an import) must not get it handed out again.
 	if items.Sequence() < id {
 		return items.SetSequence(id)

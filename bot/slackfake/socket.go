@@ -129,12 +129,30 @@ func (f *Fake) serveSocket(w http.ResponseWriter, r *http.Request) {
 	if tooMany {
 		f.disconnect(c, "too_many_websockets")
 	}
+	// Frames are stamped as they are read and handled on another goroutine: an ack must not be
+	// measured late because the one before it waited for the fake's lock.
+	type frame struct {
+		data []byte
+		at   time.Time
+	}
+	frames := make(chan frame, 1024)
+	handled := make(chan struct{})
+	go func() {
+		defer close(handled)
+		for fr := range frames {
+			f.handleAck(c, fr.data, fr.at)
+		}
+	}()
+	defer func() {
+		close(frames)
+		<-handled
+	}()
 	for {
 		_, data, err := ws.ReadMessage()
 		if err != nil {
 			return
 		}
-		f.handleAck(c, data)
+		frames <- frame{data, time.Now()}
 	}
 }
 
@@ -421,10 +439,11 @@ func (f *Fake) armLocked(env *envelope) {
 	})
 }
 
-// handleAck records an ack frame that arrived on socket c and applies its
-// payload. An envelope is acked on the socket it was sent on; an ack for it
-// on another socket is stray, and leaves the envelope unacked.
-func (f *Fake) handleAck(c *socketConn, data []byte) {
+// handleAck records an ack frame that arrived on socket c at received and applies its payload. An
+// envelope is acked on the socket it was sent on; an ack for it on another socket is stray, and leaves
+// the envelope unacked. Its latency runs to when the frame was read: waiting for the fake's lock is
+// not the app's doing.
+func (f *Fake) handleAck(c *socketConn, data []byte, received time.Time) {
 	var msg struct {
 		EnvelopeID string          `json:"envelope_id"`
 		Payload    json.RawMessage `json:"payload"`
@@ -445,7 +464,7 @@ func (f *Fake) handleAck(c *socketConn, data []byte) {
 		return
 	}
 	env.acked = true
-	latency := time.Since(env.sentAt)
+	latency := received.Sub(env.sentAt)
 	ack := Ack{
 		EnvelopeID: env.id, Type: env.typ, PayloadType: env.payloadType, RetryAttempt: env.retryAttempt,
 		Latency: latency, Payload: msg.Payload, Connection: c.id,

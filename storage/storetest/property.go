@@ -424,6 +424,50 @@ func compareAggregates(t *testing.T, tx domain.ReadTx, m *model, ids []domain.It
 		}
 		same("OpenBriefs("+string(st)+")", byID(got), want)
 	}
+	// OpenByRank, for stores that offer it: every open item in scope, pinned first by pin, then by
+	// static score.
+	rr, ranks := tx.(domain.RankReader)
+	scopes := []domain.Scope{{}}
+	for _, st := range propStages {
+		scopes = append(scopes, domain.Scope{Stage: st})
+	}
+	for _, tm := range propTeams[1:] {
+		scopes = append(scopes, domain.Scope{Team: tm})
+	}
+	for _, sc := range scopes {
+		if !ranks {
+			break
+		}
+		var got []domain.ItemID
+		var prev *domain.RankEntry
+		if err := rr.OpenByRank(sc, func(e domain.RankEntry) bool {
+			got = append(got, e.ID)
+			it := m.items[e.ID]
+			if e.Pin != it.Pin || e.Value != it.Value || e.Urgency != it.Urgency || e.Size != it.Size || e.Due != it.Due || !e.CreatedAt.Equal(it.CreatedAt) {
+				t.Errorf("OpenByRank(%+v): entry %+v differs from item %d", sc, e, it.ID)
+			}
+			if prev != nil {
+				pp, ep := prev.Pin > 0, e.Pin > 0
+				ps, es := domain.StaticScore(prev.Value, prev.Urgency, prev.Size), domain.StaticScore(e.Value, e.Urgency, e.Size)
+				if (!pp && ep) || (pp && ep && prev.Pin > e.Pin) || (!pp && !ep && ps < es) {
+					t.Errorf("OpenByRank(%+v): %+v before %+v", sc, *prev, e)
+				}
+			}
+			prev = &e
+			return true
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var want []domain.ItemID
+		for _, id := range ids {
+			if it := m.items[id]; it.Open() && (sc.Stage == "" || it.Stage == sc.Stage) && (sc.Team == "" || it.Team == sc.Team) {
+				want = append(want, id)
+			}
+		}
+		slices.Sort(got)
+		same(fmt.Sprintf("OpenByRank(%+v)", sc), got, want)
+	}
+
 	// OpenItemsByID: a sorted sample of IDs, open, closed and unknown, gaps short and long.
 	var sample []domain.ItemID
 	for id := domain.ItemID(1); id <= m.nextItem+3; id++ {
