@@ -338,3 +338,43 @@ func (db *DB) ForEachKV(bucket string, fn func(key string, val []byte) bool) err
 		return nil
 	})
 }
+
+// CompactFile writes a compacted copy of the database to path: every bucket rewritten with full pages
+// and none of the free pages that pruning and migrations leave behind, which bbolt reuses but never
+// returns to the file system. Like BackupFile it writes path+".tmp" (mode 0600) and renames it, so
+// an interrupted run leaves nothing half-written under path. db should be opened read-only on a file
+// no bot holds: a copy of a live file would miss what the bot commits meanwhile.
+func (db *DB) CompactFile(path string) error {
+	for _, p := range []string{path, path + ".tmp"} {
+		if same, err := sameFile(p, db.path); err != nil {
+			return err
+		} else if same {
+			return fmt.Errorf("compact: %s is the database itself; choose another file", p)
+		}
+	}
+	tmp := path + ".tmp"
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("compact: %w", err)
+	}
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: DefaultTimeout})
+	if err != nil {
+		return fmt.Errorf("compact: %w", err)
+	}
+	// 64 MiB per transaction keeps the copy's memory bounded on a file of any size.
+	err = bolt.Compact(dst, db.bolt, 64<<20)
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("compact to %s: %w", path, err)
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
+}

@@ -41,6 +41,7 @@ Usage:
   workbot sandbox [--addr 127.0.0.1:8089] [--config FILE] [--db FILE]   (local Slack + web client, no tokens)
   workbot export --db FILE|URL [--format json|csv] [--events] [--out FILE]
   workbot backup --db FILE --out FILE
+  workbot compact --db FILE --out FILE   (a smaller copy of a stopped bot's file, checked)
   workbot check --db FILE|URL
   workbot migrate --from FILE --to postgres://... [--force]
   workbot ready [--config FILE] [--ops-addr HOST:PORT]   (exit 0 when a running workbot's /readyz says so)
@@ -85,6 +86,8 @@ func (c *cli) run(args []string) int {
 		return c.export(args)
 	case "backup":
 		return c.backup(args)
+	case "compact":
+		return c.compact(args)
 	case "check":
 		return c.check(args)
 	case "migrate":
@@ -270,6 +273,62 @@ func (c *cli) backup(args []string) int {
 	}
 	fmt.Fprintf(c.stdout, "backed up %s to %s\n", path, *out)
 	return exitOK
+}
+
+// compact writes a compacted copy of a bbolt file and checks it, so the copy can replace the file.
+func (c *cli) compact(args []string) int {
+	fs := c.flags("compact")
+	db := fs.String("db", "", "database file to compact, held by no running workbot (default $WORKBOT_DB)")
+	out := fs.String("out", "", "file to write the compacted copy to (required)")
+	if code := parse(fs, args); code >= 0 {
+		return code
+	}
+	path, err := c.dbPath(*db)
+	if err != nil {
+		return c.fail(exitUsage, err)
+	}
+	if *out == "" {
+		return c.fail(exitUsage, errors.New("--out FILE is required"))
+	}
+	if pgstore.IsURL(path) {
+		return c.fail(exitUsage, errors.New("compact rewrites bbolt files; PostgreSQL reclaims space itself (VACUUM)"))
+	}
+	before, err := os.Stat(path)
+	if err != nil {
+		return c.fail(exitFailure, err)
+	}
+	src, err := storage.Open(path, storage.Options{ReadOnly: true})
+	if err != nil {
+		return c.fail(exitFailure, err)
+	}
+	err = src.CompactFile(*out)
+	_ = src.Close()
+	if err != nil {
+		return c.fail(exitFailure, err)
+	}
+	if err := c.checkWithProgress(*out); err != nil {
+		return c.fail(exitFailure, fmt.Errorf("the compacted copy %s failed its check (the original is untouched): %w", *out, err))
+	}
+	after, err := os.Stat(*out)
+	if err != nil {
+		return c.fail(exitFailure, err)
+	}
+	fmt.Fprintf(c.stdout, "compacted %s (%s) to %s (%s), checked; stop workbot and move it into place to use it\n",
+		path, byteSize(before.Size()), *out, byteSize(after.Size()))
+	return exitOK
+}
+
+// byteSize prints a file size the way people read them.
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
 }
 
 func (c *cli) check(args []string) int {

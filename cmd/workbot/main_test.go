@@ -238,6 +238,81 @@ func TestBackupIsAValidDatabase(t *testing.T) {
 	}
 }
 
+// A file that grew and was pruned keeps its size; compact writes a smaller copy holding the same data,
+// checked, private, and refuses to overwrite the file it reads.
+func TestCompactShrinksAPrunedFile(t *testing.T) {
+	path := seedDB(t)
+	db, err := storage.Open(path, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	blob := bytes.Repeat([]byte("x"), 1000)
+	for batch := range 10 {
+		if err := db.UpdateState(ctx, func(tx domain.StateTx) error {
+			for i := range 500 {
+				if err := tx.Put("wip_samples", fmt.Sprintf("%d-%d", batch, i), blob); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.UpdateState(ctx, func(tx domain.StateTx) error {
+		for batch := range 10 {
+			for i := range 500 {
+				if err := tx.Delete("wip_samples", fmt.Sprintf("%d-%d", batch, i)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "compact.db")
+	r := runCLI(t, env{}, nil, "compact", "--db", path, "--out", out)
+	if r.code != exitOK || !strings.Contains(r.stdout, "checked") {
+		t.Fatalf("compact: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	before, _ := os.Stat(path)
+	after, err := os.Stat(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Size() >= before.Size()/2 {
+		t.Errorf("compacted %d bytes to %d; want less than half", before.Size(), after.Size())
+	}
+	if after.Mode().Perm() != 0o600 {
+		t.Errorf("the compacted file's mode is %v, want 0600", after.Mode().Perm())
+	}
+	if _, err := os.Stat(out + ".tmp"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the temporary file is left behind: %v", err)
+	}
+	orig := runCLI(t, env{}, nil, "export", "--db", path)
+	copied := runCLI(t, env{}, nil, "export", "--db", out)
+	if orig.code != exitOK || orig.stdout != copied.stdout {
+		t.Errorf("the compacted copy exports differently:\n%s\nvs\n%s", orig.stdout, copied.stdout)
+	}
+	for _, bad := range [][]string{
+		{"compact", "--db", path},
+		{"compact", "--db", path, "--out", path},
+		{"compact", "--db", "postgres://localhost/x", "--out", out},
+	} {
+		if r := runCLI(t, env{}, nil, bad...); r.code == exitOK || r.stderr == "" {
+			t.Errorf("%v: exit %d with no complaint", bad, r.code)
+		}
+	}
+	if r := runCLI(t, env{}, nil, "check", "--db", path); r.code != exitOK {
+		t.Errorf("the original after a refused compact: %s", r.stderr)
+	}
+}
+
 func TestCheckDetectsCorruption(t *testing.T) {
 	path := seedDB(t)
 	data, err := os.ReadFile(path)
