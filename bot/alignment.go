@@ -15,21 +15,12 @@ import (
 // Plan versus execution in Slack: `/work alignment [team]` and the digest's section. The numbers come
 // from domain/alignment.go, which holds the definitions; this file only reads and renders.
 
-// alignmentTrend computes the last AlignmentTrendWeeks complete weeks before now, oldest first, for
-// everyone or one team.
+// alignmentTrend is the last AlignmentTrendWeeks complete weeks before now, oldest first, for everyone
+// or one team: stored reports where there are some, computed (for every team at once) where not; see
+// alignment_cache.go.
 func (b *Bot) alignmentTrend(ctx context.Context, now time.Time, team domain.TeamID) ([]domain.Alignment, error) {
-	snaps, err := b.prioritySnapshots(ctx)
-	if err != nil {
-		return nil, err
-	}
 	weeks := b.policy.Calendar.WeeksBefore(now, domain.AlignmentTrendWeeks)
-	var trend []domain.Alignment
-	err = b.store.View(ctx, func(tx domain.ReadTx) error {
-		var err error
-		trend, err = domain.BuildAlignmentTrend(tx, b.policy, weeks, snaps, team)
-		return err
-	})
-	return trend, err
+	return b.alignmentReports(ctx, weeks, team, b.allAlignmentTeams())
 }
 
 // digestAlignment is the trend for the digest: nil when it cannot be computed, because the digest

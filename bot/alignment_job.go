@@ -116,6 +116,14 @@ func (b *Bot) scheduleSnapshots(ctx context.Context, c *cron.Cron) error {
 		defer cancel()
 		b.runSnapshot(jctx, b.now(), false)
 	}))
+	// Hourly, so that a week's reports are stored soon after it settles (alignment_cache.go); an hour
+	// with nothing missing costs a few reads. Not at start-up: start-up stays light, and a digest or a
+	// lead that needs a missing week before the next tick computes it.
+	c.Schedule(cron.Every(time.Hour), cron.FuncJob(func() {
+		jctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
+		defer cancel()
+		b.warmAlignment(jctx, b.now())
+	}))
 	// Off the start-up path, like the digest's catch-up: envelopes must be read meanwhile.
 	b.handlerWG.Add(1)
 	go func() {

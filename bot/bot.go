@@ -88,6 +88,9 @@ type Bot struct {
 
 	// digestMu serialises digest runs: the start-up catch-up and a tick must not race for one slot.
 	digestMu sync.Mutex
+	// alignMu makes requests that find a week's plan-versus-execution report missing compute it once.
+	alignMu          sync.Mutex
+	alignFingerprint string
 
 	names nameCache // user names for readable titles of filed messages
 
@@ -143,6 +146,8 @@ func New(cfg Config, store Store) (*Bot, error) {
 		formSlots:   make(chan struct{}, 32),
 		modalSlots:  make(chan struct{}, 32),
 		answerSlots: make(chan struct{}, 64),
+
+		alignFingerprint: cfg.Policy.AlignmentFingerprint(),
 	}
 	b.store = kickingStore{Store: store, kick: func() { b.out.kick() }, metrics: cfg.Metrics}
 	b.api.metrics = cfg.Metrics

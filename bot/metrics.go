@@ -27,6 +27,7 @@ type Metrics struct {
 	APIRetries     *prometheus.CounterVec   // Web API calls sent again, by method and reason
 	Deliveries     *prometheus.CounterVec   // outbox deliveries by kind and outcome
 	DigestRuns     *prometheus.CounterVec   // digest runs by outcome
+	AlignmentWeek  prometheus.Histogram     // computing one week of plan versus execution, every team at once
 	StoreTx        *prometheus.HistogramVec // store transactions by kind
 	OpenItems      *prometheus.GaugeVec     // open items by stage, as of the last sweep
 	Overloaded     prometheus.Gauge         // people over capacity, as of the last sweep
@@ -55,6 +56,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Outbox entries finished, by kind and outcome (delivered, failed)."}, []string{"kind", "outcome"}),
 		DigestRuns: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "workbot_digest_runs_total",
 			Help: "Leadership digest runs by outcome (queued, already_queued, missed, failed)."}, []string{"outcome"}),
+		AlignmentWeek: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "workbot_alignment_week_seconds",
+			Help:    "Computing one complete week of plan versus execution from the audit log (once per week, then stored).",
+			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}),
 		StoreTx: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "workbot_store_transaction_seconds",
 			Help:    "Store transactions by kind (update, view, state_update, state_view), including waiting for the writer.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1}}, []string{"kind"}),
@@ -70,7 +74,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "1 while this process runs the schedules (always, for a single process; on the elected replica otherwise)."}),
 	}
 	reg.MustRegister(m.Envelopes, m.AckLatency, m.HandlerLatency, m.APICalls, m.APIRetries, m.Deliveries,
-		m.DigestRuns, m.StoreTx, m.OpenItems, m.Overloaded, m.Stalled, m.SocketUp, m.Leader)
+		m.DigestRuns, m.AlignmentWeek, m.StoreTx, m.OpenItems, m.Overloaded, m.Stalled, m.SocketUp, m.Leader)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "workbot_outbox_pending",
 		Help: "Outbox entries not yet delivered."}, func() float64 { n, _ := m.outboxStats(); return float64(n) }))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "workbot_outbox_oldest_age_seconds",
@@ -128,6 +132,12 @@ func (m *Metrics) delivered(kind string, state domain.OutboxState) {
 func (m *Metrics) digest(outcome string) {
 	if m != nil {
 		m.DigestRuns.WithLabelValues(outcome).Inc()
+	}
+}
+
+func (m *Metrics) alignmentWeek(took time.Duration) {
+	if m != nil {
+		m.AlignmentWeek.Observe(took.Seconds())
 	}
 }
 

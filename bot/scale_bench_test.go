@@ -372,8 +372,11 @@ func runWriters(b *testing.B, n int, write func() error) {
 // BenchmarkScaleDigest builds the leadership digest from the file and renders its blocks, as a
 // scheduled digest does before it is queued.
 func BenchmarkScaleDigest(b *testing.B) {
-	e := openScale(b, false)
+	// Writable, so the plan-versus-execution reports are stored as the bot stores them: computed once
+	// (below, untimed; BenchmarkScaleAlignmentWeek measures that) and read by every digest.
+	e := openScale(b, true)
 	ctx := context.Background()
+	e.bot.warmAlignment(ctx, fixture.Now)
 	var l latencies
 	for b.Loop() {
 		l.time(func() {
@@ -381,9 +384,34 @@ func BenchmarkScaleDigest(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			blocks := digestBlocks(d, d.ChangesSince(domain.DigestSnapshot{}), true, e.policy, "Work digest", nil)
+			plan := lastWeek(e.bot.digestAlignment(ctx, fixture.Now))
+			if plan == nil {
+				b.Fatal("no plan-versus-execution section")
+			}
+			blocks := digestBlocks(d, d.ChangesSince(domain.DigestSnapshot{}), true, e.policy, "Work digest", plan)
 			if len(blocks) == 0 || d.OpenItems == 0 {
 				b.Fatalf("digest of %d open items, %d blocks", d.OpenItems, len(blocks))
+			}
+		})
+	}
+	l.report(b, "")
+}
+
+// BenchmarkScaleAlignmentWeek computes one complete week of plan versus execution from the audit log
+// for everyone and every team, as the hourly warm-up does once a week (alignment_cache.go).
+func BenchmarkScaleAlignmentWeek(b *testing.B) {
+	e := openScale(b, false)
+	ctx := context.Background()
+	weeks := e.policy.Calendar.WeeksBefore(fixture.Now, 1)
+	var l latencies
+	for b.Loop() {
+		l.time(func() {
+			err := e.db.View(ctx, func(tx domain.ReadTx) error {
+				_, err := domain.BuildAlignmentReports(tx, e.policy, weeks[0], nil, e.bot.allAlignmentTeams())
+				return err
+			})
+			if err != nil {
+				b.Fatal(err)
 			}
 		})
 	}

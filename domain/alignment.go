@@ -3,10 +3,12 @@ package domain
 import (
 	"cmp"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -326,11 +328,9 @@ func BuildAlignment(tx ReadTx, p *Policy, week Period, snaps []PrioritySnapshot,
 	return out[0], nil
 }
 
-// BuildAlignmentTrend reads what the weeks' reports need and computes them: the events from the first
-// week's start to the last week's end, then, for every item those events name and every item of the
-// weeks' plans, the item and its history (ItemEvents). The cost follows the weeks' activity and the
-// plan's size, not the age of the database. Returns EINVALID for a week that does not end after it
-// starts, and the store's errors wrapped.
+// BuildAlignmentTrend reads what the weeks' reports need and computes them (see readAlignmentData). The
+// cost follows the weeks' activity and the plan's size, not the age of the database. Returns EINVALID
+// for a week that does not end after it starts, and the store's errors wrapped.
 func BuildAlignmentTrend(tx ReadTx, p *Policy, weeks []Period, snaps []PrioritySnapshot, team TeamID) ([]Alignment, error) {
 	if tx == nil || p == nil {
 		return nil, Errorf(EINTERNAL, "the alignment report needs a store and a policy")
@@ -338,6 +338,79 @@ func BuildAlignmentTrend(tx ReadTx, p *Policy, weeks []Period, snaps []PriorityS
 	if len(weeks) == 0 {
 		return nil, nil
 	}
+	data, err := readAlignmentData(tx, weeks, snaps)
+	if err != nil {
+		return nil, err
+	}
+	return p.AlignmentTrend(weeks, data, team), nil
+}
+
+// BuildAlignmentReports computes one week's report for each of teams ("" is everyone), in that order,
+// from one reading of the store. Unlike BuildAlignmentTrend it holds one item's history at a time
+// (and the plan's), so its memory follows the number of items the week touched rather than their
+// events; the reports' Items are left empty. Reading is most of the cost, so a caller that keeps
+// reports computes every team's in one pass.
+func BuildAlignmentReports(tx ReadTx, p *Policy, week Period, snaps []PrioritySnapshot, teams []TeamID) ([]Alignment, error) {
+	if tx == nil || p == nil {
+		return nil, Errorf(EINTERNAL, "the alignment report needs a store and a policy")
+	}
+	sorted := alignSnapshotsByTime(snaps)
+	ids, err := alignmentItemIDs(tx, []Period{week}, sorted)
+	if err != nil {
+		return nil, err
+	}
+	x := p.newAlignIndex(AlignmentData{Snapshots: sorted})
+	out := make([]Alignment, len(teams))
+	pi, plan := -1, map[ItemID]PlannedItem(nil)
+	for i, team := range teams {
+		out[i], pi, plan = x.startWeek(week, team)
+	}
+	touched := map[ItemID]bool{}
+	var evs []Event
+	for _, id := range ids {
+		it, err := tx.Item(id)
+		if ErrorCode(err) == ENOTFOUND {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("alignment: reading item %d: %w", id, err)
+		}
+		it.Details = "" // reports show an item's key and title
+		evs = evs[:0]
+		if err := tx.ItemEvents(id, func(e Event) bool {
+			e.Note = ""
+			evs = append(evs, e)
+			return true
+		}); err != nil {
+			return nil, fmt.Errorf("alignment: reading the history of item %d: %w", id, err)
+		}
+		_, planned := plan[id]
+		hist := evs
+		if planned {
+			hist = slices.Clone(evs) // kept for the plan's pass; evs is reused
+		}
+		alignSortHistory(hist)
+		x.items[id], x.hist[id] = it, hist
+		for i := range out {
+			if x.scoreItem(&out[i], id, plan, false) {
+				touched[id] = true
+			}
+		}
+		if !planned {
+			delete(x.items, id)
+			delete(x.hist, id)
+		}
+	}
+	for i := range out {
+		x.finishWeek(&out[i], pi, touched)
+	}
+	return out, nil
+}
+
+// alignmentItemIDs lists, in ascending order, the items named by the events of the weeks and the items
+// of the weeks' plans (sorted is the snapshots by time). Returns EINVALID for a week that does not end
+// after it starts.
+func alignmentItemIDs(tx ReadTx, weeks []Period, sorted []PrioritySnapshot) ([]ItemID, error) {
 	from, to := weeks[0].From, weeks[0].To
 	for _, w := range weeks {
 		if !w.To.After(w.From) {
@@ -360,7 +433,6 @@ func BuildAlignmentTrend(tx ReadTx, p *Policy, weeks []Period, snaps []PriorityS
 	}); err != nil {
 		return nil, fmt.Errorf("alignment: reading events: %w", err)
 	}
-	sorted := alignSnapshotsByTime(snaps)
 	for _, w := range weeks {
 		if i := alignPlanIndex(sorted, w.From); i >= 0 {
 			for _, e := range sorted[i].Items {
@@ -368,25 +440,66 @@ func BuildAlignmentTrend(tx ReadTx, p *Policy, weeks []Period, snaps []PriorityS
 			}
 		}
 	}
-	var data AlignmentData
-	data.Snapshots = sorted
-	for _, id := range slices.Sorted(maps.Keys(ids)) {
+	return slices.Sorted(maps.Keys(ids)), nil
+}
+
+// readAlignmentData reads, for every item alignmentItemIDs names, the item and its history
+// (ItemEvents).
+func readAlignmentData(tx ReadTx, weeks []Period, snaps []PrioritySnapshot) (AlignmentData, error) {
+	sorted := alignSnapshotsByTime(snaps)
+	ids, err := alignmentItemIDs(tx, weeks, sorted)
+	if err != nil {
+		return AlignmentData{}, err
+	}
+	data := AlignmentData{Snapshots: sorted}
+	for _, id := range ids {
 		it, err := tx.Item(id)
 		if ErrorCode(err) == ENOTFOUND {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("alignment: reading item %d: %w", id, err)
+			return AlignmentData{}, fmt.Errorf("alignment: reading item %d: %w", id, err)
 		}
 		data.Items = append(data.Items, it)
 		if err := tx.ItemEvents(id, func(e Event) bool {
 			data.Events = append(data.Events, e)
 			return true
 		}); err != nil {
-			return nil, fmt.Errorf("alignment: reading the history of item %d: %w", id, err)
+			return AlignmentData{}, fmt.Errorf("alignment: reading the history of item %d: %w", id, err)
 		}
 	}
-	return p.AlignmentTrend(weeks, data, team), nil
+	return data, nil
+}
+
+// AlignmentFingerprint names the parts of the policy a week's report depends on: the stages' order
+// and the start and initial stages (what counts as moving forward) and the calendar (where weeks
+// start, working time). A complete week's report changes only when these do, since the audit log
+// and the snapshots it reads are history, so a stored report is reused while its fingerprint matches.
+func (p *Policy) AlignmentFingerprint() string {
+	h := fnv.New64a()
+	for _, s := range p.Workflow.Stages {
+		fmt.Fprintf(h, "%s,%t,%s;", s.ID, s.Terminal, s.Resolution)
+	}
+	fmt.Fprintf(h, "|%s|%s|%s|%s|%v|", p.Workflow.Initial, p.Workflow.Start, p.Workflow.Done, p.Workflow.Rejected, p.Calendar.WorkingDays)
+	for _, d := range slices.SortedFunc(maps.Keys(p.Calendar.Holidays), func(a, b Date) int { return strings.Compare(a.String(), b.String()) }) {
+		if p.Calendar.Holidays[d] {
+			fmt.Fprintf(h, "%s,", d)
+		}
+	}
+	if p.Calendar.Location != nil {
+		h.Write([]byte(p.Calendar.Location.String()))
+	}
+	return fmt.Sprintf("%016x", h.Sum64())
+}
+
+// alignSortHistory orders one item's events by time, then by sequence.
+func alignSortHistory(evs []Event) {
+	slices.SortStableFunc(evs, func(a, b Event) int {
+		if c := a.At.Compare(b.At); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Seq, b.Seq)
+	})
 }
 
 // alignSnapshotsByTime is a copy of snaps ordered by the moment they describe.
@@ -440,12 +553,7 @@ func (p *Policy) newAlignIndex(data AlignmentData) *alignIndex {
 		}
 	}
 	for id, evs := range x.hist {
-		slices.SortStableFunc(evs, func(a, b Event) int {
-			if c := a.At.Compare(b.At); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.Seq, b.Seq)
-		})
+		alignSortHistory(evs)
 		x.ids = append(x.ids, id)
 	}
 	slices.Sort(x.ids)
@@ -595,59 +703,86 @@ func (x *alignIndex) prioritisedBy(id ItemID, t time.Time) bool {
 
 // week computes one week's report.
 func (x *alignIndex) week(week Period, team TeamID) Alignment {
+	a, pi, plan := x.startWeek(week, team)
+	touched := map[ItemID]bool{}
+	for _, id := range x.ids {
+		if x.scoreItem(&a, id, plan, true) {
+			touched[id] = true
+		}
+	}
+	x.finishWeek(&a, pi, touched)
+	return a
+}
+
+// startWeek is a week's report before any item is scored, with the index of its plan's snapshot (-1
+// when there is none) and the plan by item.
+func (x *alignIndex) startWeek(week Period, team TeamID) (Alignment, int, map[ItemID]PlannedItem) {
 	a := Alignment{Week: week, Team: team}
 	pi := alignPlanIndex(x.snaps, week.From)
 	var plan map[ItemID]PlannedItem
 	if pi >= 0 {
 		a.PlanKnown, a.Plan, plan = true, x.snaps[pi], x.ranks[pi]
 	}
+	return a, pi, plan
+}
 
-	touched := map[ItemID]bool{}
-	for _, id := range x.ids {
-		evs := x.hist[id]
-		lo := sort.Search(len(evs), func(i int) bool { return !evs[i].At.Before(week.From) })
-		var moves int
-		var completed, discarded bool
-		for i := lo; i < len(evs) && evs[i].At.Before(week.To); i++ {
-			e := &evs[i]
-			if !alignBookkeeping(e) {
-				touched[id] = true
-			}
-			f, c, d := x.progress(e)
-			if f {
-				moves++
-			}
-			completed = completed || c
-			discarded = discarded || d
+// scoreItem adds one item's forward moves in a's week to a's points (and to a.Items when keep), if the
+// item is a's team's; it reports whether anyone touched the item in the week, whatever its team.
+func (x *alignIndex) scoreItem(a *Alignment, id ItemID, plan map[ItemID]PlannedItem, keep bool) (touched bool) {
+	week, team := a.Week, a.Team
+	evs := x.hist[id]
+	lo := sort.Search(len(evs), func(i int) bool { return !evs[i].At.Before(week.From) })
+	var moves int
+	var completed, discarded bool
+	for i := lo; i < len(evs) && evs[i].At.Before(week.To); i++ {
+		e := &evs[i]
+		if !alignBookkeeping(e) {
+			touched = true
 		}
-		if moves == 0 || discarded {
-			continue
+		f, c, d := x.progress(e)
+		if f {
+			moves++
 		}
-		entry, planned := plan[id]
-		ai := AlignedItem{
-			Item: x.item(id), Points: x.sizeAt(id, week.To, entry), Team: x.teamAt(id, week.To, entry),
-			Moves: moves, Completed: completed, PlanRank: entry.Rank,
-		}
-		if team != "" && ai.Team != team {
-			continue
-		}
-		switch {
-		case planned:
-			ai.Category = AlignPlanned
-			a.Points.Planned += ai.Points
-		case !x.prioritisedBy(id, week.To):
-			ai.Category = AlignInterrupt
-			a.Points.Interrupt += ai.Points
-		case a.PlanKnown:
-			ai.Category = AlignOther
-			a.Points.Other += ai.Points
-		default:
-			ai.Category = AlignUnknown
-			a.Points.Unknown += ai.Points
-		}
-		a.Points.Total += ai.Points
+		completed = completed || c
+		discarded = discarded || d
+	}
+	if moves == 0 || discarded {
+		return touched
+	}
+	entry, planned := plan[id]
+	ai := AlignedItem{
+		Points: x.sizeAt(id, week.To, entry), Team: x.teamAt(id, week.To, entry),
+		Moves: moves, Completed: completed, PlanRank: entry.Rank,
+	}
+	if team != "" && ai.Team != team {
+		return touched
+	}
+	switch {
+	case planned:
+		ai.Category = AlignPlanned
+		a.Points.Planned += ai.Points
+	case !x.prioritisedBy(id, week.To):
+		ai.Category = AlignInterrupt
+		a.Points.Interrupt += ai.Points
+	case a.PlanKnown:
+		ai.Category = AlignOther
+		a.Points.Other += ai.Points
+	default:
+		ai.Category = AlignUnknown
+		a.Points.Unknown += ai.Points
+	}
+	a.Points.Total += ai.Points
+	if keep {
+		ai.Item = x.item(id)
 		a.Items = append(a.Items, ai)
 	}
+	return touched
+}
+
+// finishWeek orders a's items, computes the shares and, when the week has a plan (pi ≥ 0), lists the
+// plan's items nobody touched. touched must hold at least the plan's items that were.
+func (x *alignIndex) finishWeek(a *Alignment, pi int, touched map[ItemID]bool) {
+	week, team := a.Week, a.Team
 	slices.SortStableFunc(a.Items, func(p, q AlignedItem) int {
 		if c := cmp.Compare(p.Category.order(), q.Category.order()); c != 0 {
 			return c
@@ -669,7 +804,7 @@ func (x *alignIndex) week(week Period, team TeamID) Alignment {
 	}
 
 	if pi < 0 {
-		return a
+		return
 	}
 	for _, entry := range a.Plan.Items {
 		id := entry.ID
@@ -698,7 +833,6 @@ func (x *alignIndex) week(week Period, team TeamID) Alignment {
 		n.InTopAtLeast = first == 0
 		a.Neglected = append(a.Neglected, n)
 	}
-	return a
 }
 
 // lastTouch is the item's last touch before the week's end, from its history, else from its

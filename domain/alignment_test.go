@@ -720,10 +720,46 @@ func TestBuildAlignmentFromOperations(t *testing.T) {
 		t.Errorf("neglected:\n got %+v\nwant %+v", neglectRows(got), wantNeglected)
 	}
 
+	// The one-item-at-a-time reading gives every team the same report as the whole-history one, less
+	// the per-item breakdown.
+	teams := []TeamID{"", "dev", "ops"}
+	var reports []Alignment
+	if err := e.store.View(bg, func(tx ReadTx) error {
+		var err error
+		reports, err = BuildAlignmentReports(tx, p, week, []PrioritySnapshot{snap}, teams)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i, team := range teams {
+		var whole Alignment
+		if err := e.store.View(bg, func(tx ReadTx) error {
+			var err error
+			whole, err = BuildAlignment(tx, p, week, []PrioritySnapshot{snap}, team)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if team == "" && whole.Points != wantPoints {
+			t.Fatalf("everyone's points %+v, want %+v", whole.Points, wantPoints)
+		}
+		r := reports[i]
+		if r.Team != team || r.Points != whole.Points || r.Shares != whole.Shares || r.PlanItems != whole.PlanItems ||
+			r.PlanKnown != whole.PlanKnown || !reflect.DeepEqual(neglectRows(r), neglectRows(whole)) || len(r.Items) != 0 {
+			t.Errorf("team %q: one item at a time %+v\nwhole history %+v", team, r, whole)
+		}
+	}
+
 	if err := e.store.View(bg, func(tx ReadTx) error {
 		_, err := BuildAlignment(tx, p, Period{From: week.To, To: week.From}, nil, "")
 		return err
 	}); ErrorCode(err) != EINVALID {
 		t.Errorf("a backwards week: %v, want EINVALID", err)
+	}
+	if err := e.store.View(bg, func(tx ReadTx) error {
+		_, err := BuildAlignmentReports(tx, p, Period{From: week.To, To: week.From}, nil, teams)
+		return err
+	}); ErrorCode(err) != EINVALID {
+		t.Errorf("a backwards week, one item at a time: %v, want EINVALID", err)
 	}
 }
