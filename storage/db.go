@@ -339,6 +339,19 @@ func (db *DB) ForEachKV(bucket string, fn func(key string, val []byte) bool) err
 	})
 }
 
+// ManyFreePages is where FreeSpace's warning starts: with this many free pages each commit spends
+// about half a millisecond rewriting their list (2.1 ms at 78k pages, measured on the 1M-item file).
+const ManyFreePages = 20_000
+
+// FreeSpace is how many pages of the file are free (kept for reuse) and their bytes. bbolt writes the
+// list of free pages on every commit, so a file with hundreds of megabytes free (after a migration,
+// a bulk import or the first pruning of a year of state) commits several times slower until the
+// space is reused or the file is compacted (CompactFile). A read-only DB reports 0.
+func (db *DB) FreeSpace() (pages int, bytes int64) {
+	n := db.bolt.Stats().FreePageN
+	return n, int64(n) * int64(db.bolt.Info().PageSize)
+}
+
 // CompactFile writes a compacted copy of the database to path: every bucket rewritten with full pages
 // and none of the free pages that pruning and migrations leave behind, which bbolt reuses but never
 // returns to the file system. Like BackupFile it writes path+".tmp" (mode 0600) and renames it, so

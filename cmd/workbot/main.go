@@ -219,6 +219,12 @@ func (c *cli) runBot(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logger.Info().Str("version", version).Str("db", dbName(cfg.DBPath)).Str("config", cfg.ConfigPath).Msg("workbot starting")
+	if f, ok := db.(interface{ FreeSpace() (int, int64) }); ok {
+		if pages, bytes := f.FreeSpace(); pages >= storage.ManyFreePages {
+			logger.Warn().Int("free_pages", pages).Str("free", byteSize(bytes)).
+				Msg("the database file has much free space, and every commit rewrites its list, so writes are slower; stop workbot and run `workbot compact` (README: Compact)")
+		}
+	}
 	botErr := c.startBot(ctx, cfg, db, logger)
 	stopped := ctx.Err() != nil
 	if err := db.Close(); err != nil {

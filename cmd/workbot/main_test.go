@@ -272,6 +272,10 @@ func TestCompactShrinksAPrunedFile(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	freed, freedBytes := db.FreeSpace()
+	if freed < 1000 || freedBytes != int64(freed)*int64(os.Getpagesize()) {
+		t.Errorf("after deleting 5 MB: %d free pages, %d bytes", freed, freedBytes)
+	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -287,6 +291,14 @@ func TestCompactShrinksAPrunedFile(t *testing.T) {
 	}
 	if after.Size() >= before.Size()/2 {
 		t.Errorf("compacted %d bytes to %d; want less than half", before.Size(), after.Size())
+	}
+	if cdb, err := storage.Open(out, storage.Options{}); err != nil {
+		t.Fatal(err)
+	} else {
+		if pages, _ := cdb.FreeSpace(); pages > 10 {
+			t.Errorf("the compacted copy has %d free pages, the original %d", pages, freed)
+		}
+		cdb.Close()
 	}
 	if after.Mode().Perm() != 0o600 {
 		t.Errorf("the compacted file's mode is %v, want 0600", after.Mode().Perm())

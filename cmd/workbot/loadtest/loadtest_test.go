@@ -12,7 +12,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -166,6 +168,16 @@ func TestLoad(t *testing.T) {
 	}
 	peak := sampler.stop()
 	after := readStatus(pid)
+	if path := os.Getenv("WORKBOT_LOADTEST_METRICS"); path != "" {
+		// The bot's own view (handler and transaction latencies), for finding where time goes.
+		if resp, err := http.Get("http://127.0.0.1:9464/metrics"); err != nil {
+			t.Logf("cannot read the bot's metrics: %v", err)
+		} else {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			_ = os.WriteFile(path, body, 0o644)
+		}
+	}
 
 	// Stop as an operator would, and check the file.
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
