@@ -348,7 +348,10 @@ const ManyFreePages = 20_000
 // a bulk import or the first pruning of a year of state) commits several times slower until the
 // space is reused or the file is compacted (CompactFile). A read-only DB reports 0.
 func (db *DB) FreeSpace() (pages int, bytes int64) {
-	n := db.bolt.Stats().FreePageN
+	// Pages freed by the latest commits are pending until no reader can see them; the list written at
+	// each commit holds both.
+	st := db.bolt.Stats()
+	n := st.FreePageN + st.PendingPageN
 	return n, int64(n) * int64(db.bolt.Info().PageSize)
 }
 
