@@ -46,6 +46,23 @@ func benchCreate(tx domain.Tx) error {
 	return err
 }
 
+// benchCreateAnnounced is benchCreate with what an intake owes Slack, written in the same transaction:
+// the item message in the intake channel, the requester's DM and App Home refresh.
+func benchCreateAnnounced(tx domain.Tx) error {
+	it := fullItem(0)
+	it.Details = "A short description of the work."
+	id, err := createItem(tx, it)
+	if err != nil {
+		return err
+	}
+	key := "item:" + domain.FormatKey("W", id)
+	return tx.Enqueue(
+		domain.Effect{Kind: "post", Key: key, Channel: "CINTAKE", At: it.CreatedAt, Payload: []byte(`{"text":"new request"}`)},
+		domain.Effect{Kind: "dm", Key: key, Channel: "U0REQUESTER", At: it.CreatedAt, Payload: []byte(`{"text":"filed"}`)},
+		domain.Effect{Kind: "home", Key: "home:U0REQUESTER", Channel: "U0REQUESTER", At: it.CreatedAt, Payload: []byte(`{}`)},
+	)
+}
+
 // BenchmarkCreate measures creating an item (NextItemID + PutItem + AppendEvent, one commit each) with
 // grouped commits (Update = bbolt Batch) for 1 and 64 concurrent writers, against one plain bbolt
 // Update per write.
@@ -63,6 +80,11 @@ func BenchmarkCreate(b *testing.B) {
 	b.Run("batched-64", func(b *testing.B) {
 		db := openBenchDB(b)
 		runWriters(b, 64, func() error { return db.Update(ctx, benchCreate) })
+		reportRate(b, "items/s")
+	})
+	b.Run("batched-64-announced", func(b *testing.B) {
+		db := openBenchDB(b)
+		runWriters(b, 64, func() error { return db.Update(ctx, benchCreateAnnounced) })
 		reportRate(b, "items/s")
 	})
 	b.Run("update-per-write", func(b *testing.B) {

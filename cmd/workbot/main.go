@@ -63,6 +63,7 @@ type cli struct {
 }
 
 func main() {
+	tuneRuntime()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
