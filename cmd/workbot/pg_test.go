@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -182,5 +184,64 @@ func TestProgressLine(t *testing.T) {
 	p.Finish()
 	if buf.Len() != 0 {
 		t.Errorf("progress wrote %q to a non-terminal", buf.String())
+	}
+}
+
+// TestRunOnAMigratedDatabase: the real binary runs on a database that migrate filled, answers about a
+// migrated item, files the next request under the next key, and leaves the migrated items as they were.
+func TestRunOnAMigratedDatabase(t *testing.T) {
+	url := pgtest.URL(t)
+	path := seedDB(t)
+	if r := runCLI(t, env{}, nil, "migrate", "--from", path, "--to", url); r.code != exitOK {
+		t.Fatalf("migrate: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	var before []map[string]any
+	if err := json.Unmarshal([]byte(runCLI(t, env{}, nil, "export", "--db", path).stdout), &before); err != nil || len(before) != 3 {
+		t.Fatalf("export of the file: %d items, %v", len(before), err)
+	}
+
+	c := newClusterOn(t, "intake_channel: "+cIntake+"\nleads: [U0LEAD]\ndigest: {personal_schedule: \"off\"}\nbackup: {schedule: \"off\"}\n", url)
+	addPeople(c.fake)
+	c.start("migrated", url)
+	shown := len(c.fake.Ephemerals("U0REQ"))
+	d, err := c.fake.SlashCommand("U0REQ", cGeneral, "/work", "show W-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.WaitTimeout(3 * time.Second); err != nil {
+		t.Fatalf("show W-1 not acked: %v", err)
+	}
+	if err := c.fake.WaitForTimeout(10*time.Second, func() bool {
+		for _, e := range c.fake.Ephemerals("U0REQ")[shown:] {
+			if strings.Contains(e.Text+string(e.Blocks), "Fix login") {
+				return true
+			}
+		}
+		return false
+	}); err != nil {
+		t.Errorf("show W-1 did not answer with the migrated item: %v", err)
+	}
+	if !fileRequest(c.fake, "U0REQ", "Filed after the move") {
+		t.Fatal("a request on the migrated database was refused")
+	}
+	if err := c.fake.WaitForTimeout(10*time.Second, func() bool {
+		m, ok := c.fake.LastMessage(cIntake)
+		return ok && strings.Contains(m.Text+string(m.Blocks), "W-4")
+	}); err != nil {
+		t.Errorf("the new request was not announced as W-4: %v", err)
+	}
+	c.stopAll()
+
+	var after []map[string]any
+	if err := json.Unmarshal([]byte(runCLI(t, env{}, nil, "export", "--db", url).stdout), &after); err != nil || len(after) != 4 {
+		t.Fatalf("export after the run: %d items, %v", len(after), err)
+	}
+	for i := range before {
+		if !reflect.DeepEqual(before[i], after[i]) {
+			t.Errorf("migrated item %v changed:\n%v\n%v", before[i]["key"], before[i], after[i])
+		}
+	}
+	if after[3]["key"] != "W-4" || after[3]["title"] != "Filed after the move" {
+		t.Errorf("the new item: %v", after[3])
 	}
 }
