@@ -88,6 +88,13 @@ type Bot struct {
 
 	// digestMu serialises digest runs: the start-up catch-up and a tick must not race for one slot.
 	digestMu sync.Mutex
+	// sock* let a replica whose store stopped taking writes close its Socket Mode connection until the
+	// store answers again (pauseSocketIf).
+	sockMu     sync.Mutex
+	sockClose  context.CancelFunc // closes the current connection; nil between connections
+	sockPaused bool
+	sockResume chan struct{}
+
 	// alignMu makes requests that find a week's plan-versus-execution report missing compute it once.
 	alignMu          sync.Mutex
 	alignFingerprint string
@@ -146,6 +153,7 @@ func New(cfg Config, store Store) (*Bot, error) {
 		formSlots:   make(chan struct{}, 32),
 		modalSlots:  make(chan struct{}, 32),
 		answerSlots: make(chan struct{}, 64),
+		sockResume:  make(chan struct{}, 1),
 
 		alignFingerprint: cfg.Policy.AlignmentFingerprint(),
 	}
@@ -231,7 +239,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	smCtx, stopSocket := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSocket()
 	smDone := make(chan error, 1)
-	go func() { smDone <- b.sm.RunContext(smCtx) }()
+	go func() { smDone <- b.runSocket(smCtx) }()
 
 	b.checkStore(workCtx)
 	b.handlerWG.Add(1)
@@ -273,6 +281,63 @@ loop:
 		}
 	}
 	return b.shutdown(stopScheduler, stopSocket, smDone, cancelWork, stopOutbox, outDone, runErr)
+}
+
+// runSocket keeps the Socket Mode connection open until ctx ends, except while pauseSocketIf has
+// closed it because the store stopped taking writes.
+func (b *Bot) runSocket(ctx context.Context) error {
+	for {
+		connCtx, closeConn := context.WithCancel(ctx)
+		b.sockMu.Lock()
+		b.sockClose = closeConn
+		paused := b.sockPaused
+		b.sockMu.Unlock()
+		var err error
+		if !paused {
+			err = b.sm.RunContext(connCtx)
+		}
+		b.sockMu.Lock()
+		b.sockClose = nil
+		paused = b.sockPaused
+		b.sockMu.Unlock()
+		closeConn()
+		if ctx.Err() != nil || !paused {
+			return err
+		}
+		b.setSocket(false)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-b.sockResume:
+		}
+	}
+}
+
+// pauseSocketIf closes the Socket Mode connection of a replica whose store stopped taking writes, and
+// opens it again once the store answers: while closed, Slack gives the envelopes to the replicas that
+// can serve them instead of to one that can only reply with an error. A single process keeps its
+// connection, since it is the only one that could answer at all.
+func (b *Bot) pauseSocketIf(storeDown bool) {
+	b.ready.mu.Lock()
+	r := b.ready.role
+	b.ready.mu.Unlock()
+	b.sockMu.Lock()
+	defer b.sockMu.Unlock()
+	switch {
+	case storeDown && !b.sockPaused && (r == roleLeader || r == roleStandby):
+		b.sockPaused = true
+		if b.sockClose != nil {
+			b.sockClose()
+		}
+		b.log.Warn().Msg("the store does not take writes: closed the Slack connection so that the other replicas take the envelopes; it reopens when the store answers")
+	case !storeDown && b.sockPaused:
+		b.sockPaused = false
+		select {
+		case b.sockResume <- struct{}{}:
+		default:
+		}
+		b.log.Info().Msg("the store answers again: reopening the Slack connection")
+	}
 }
 
 func (b *Bot) startPool(ctx context.Context, wg *sync.WaitGroup) []chan job {

@@ -237,11 +237,12 @@ func (b *Bot) Ready() (ok bool, reason string) {
 	r := &b.ready
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// The store comes first: when it fails, a replica closes its socket too, and the store is the cause.
 	switch {
-	case !r.socketUp:
-		return false, "not connected to Slack (Socket Mode)"
 	case r.storeErr != nil:
 		return false, "the store is not writable: " + r.storeErr.Error()
+	case !r.socketUp:
+		return false, "not connected to Slack (Socket Mode)"
 	case r.storeAt.IsZero():
 		return false, "the store has not been checked yet"
 	case r.role == roleStopped:
@@ -281,6 +282,7 @@ func (b *Bot) checkStore(ctx context.Context) {
 	b.ready.mu.Lock()
 	b.ready.storeErr, b.ready.storeAt = err, time.Now()
 	b.ready.mu.Unlock()
+	b.pauseSocketIf(err != nil)
 }
 
 const kvHealth = "health"

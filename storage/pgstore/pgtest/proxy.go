@@ -52,6 +52,18 @@ func (p *Proxy) Cut() {
 	p.mu.Unlock()
 }
 
+// Heal ends the cut: connections made from now on work. Those open during the cut are closed, as the
+// server and the client would have given them up by then.
+func (p *Proxy) Heal() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = false
+	for c := range p.conns {
+		_ = c.Close()
+		delete(p.conns, c)
+	}
+}
+
 func (p *Proxy) isCut() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
