@@ -150,23 +150,36 @@ func (b *Bot) runSnapshot(ctx context.Context, now time.Time, catchUp bool) {
 	if (catchUp && !found) || (found && !latest.Before(date)) {
 		return
 	}
+	stored, err := StorePrioritySnapshot(ctx, b.store, b.policy, slot, b.digestTop())
+	if err != nil {
+		b.log.Error().Err(err).Time("slot", slot).Msg("cannot store the priority snapshot")
+		return
+	}
+	if stored && catchUp {
+		b.log.Info().Time("slot", slot).Msg("took the priority snapshot missed while workbot was down")
+	}
+}
+
+// StorePrioritySnapshot records the top n open items as the plan at slot, under the slot's calendar
+// date, unless that date or a later one has a snapshot already, and prunes snapshots older than
+// snapshotKeepDays, in one transaction. It reports whether it stored one. The daily job calls it, and
+// so do tools that replay past weeks (the sandbox's demo company, at each of its past midnights).
+func StorePrioritySnapshot(ctx context.Context, store Store, p *domain.Policy, slot time.Time, n int) (bool, error) {
 	var open []domain.Item
-	err = b.store.View(ctx, func(tx domain.ReadTx) error {
+	err := store.View(ctx, func(tx domain.ReadTx) error {
 		return tx.OpenItems(func(it domain.Item) bool { open = append(open, it); return true })
 	})
 	if err != nil {
-		b.log.Error().Err(err).Msg("cannot read the open items for the priority snapshot")
-		return
+		return false, fmt.Errorf("reading the open items: %w", err)
 	}
-	snap := b.policy.SnapshotPriorities(open, slot, b.digestTop())
+	snap := p.SnapshotPriorities(open, slot, n)
 	raw, err := json.Marshal(snapshotRecordOf(snap))
 	if err != nil {
-		b.log.Error().Err(err).Msg("cannot encode the priority snapshot")
-		return
+		return false, err
 	}
 	keepFrom := snap.Date.AddDays(-(snapshotKeepDays - 1))
 	stored := false
-	err = b.store.UpdateState(ctx, func(tx domain.StateTx) error {
+	err = store.UpdateState(ctx, func(tx domain.StateTx) error {
 		stored = false
 		var stale []string
 		newer := false
@@ -194,13 +207,7 @@ func (b *Bot) runSnapshot(ctx context.Context, now time.Time, catchUp bool) {
 		stored = true
 		return tx.Put(kvPrioritySnapshots, snap.Date.String(), raw)
 	})
-	if err != nil {
-		b.log.Error().Err(err).Time("slot", slot).Msg("cannot store the priority snapshot")
-		return
-	}
-	if stored && catchUp {
-		b.log.Info().Time("slot", slot).Msg("took the priority snapshot missed while workbot was down")
-	}
+	return stored, err
 }
 
 // latestSnapshotDate is the newest date with a stored snapshot; found is false when there is none.

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"workbot/bot"
 	"workbot/bot/slackfake"
 	"workbot/domain"
 )
@@ -392,8 +393,12 @@ func SeedDemoEffects(ctx context.Context, store domain.Store, policy *domain.Pol
 	// Stable: a request comes before its own steps, and requests keep their order (their keys).
 	sort.SliceStable(todo, func(i, j int) bool { return todo[i].ago > todo[j].ago })
 	ids := make([]domain.ItemID, len(demoScript))
+	snapshots := newDemoSnapshots(store, &p, d.clock)
 	for _, s := range todo {
 		d.clock = at(s.ago)
+		if err := snapshots.until(ctx, d.clock); err != nil {
+			return err
+		}
 		if !s.create {
 			if err := s.step.do(d, ids[s.item]); err != nil {
 				return fmt.Errorf("demo: %s: %w", domain.FormatKey(p.KeyPrefix, ids[s.item]), err)
@@ -410,6 +415,36 @@ func SeedDemoEffects(ctx context.Context, store domain.Store, policy *domain.Pol
 			return fmt.Errorf("demo: creating %q: %w", in.Title, err)
 		}
 		ids[s.item] = res.Item.ID
+	}
+	return snapshots.until(ctx, now)
+}
+
+// demoSnapshots takes the daily priority snapshot at each midnight the history passes, as the bot's
+// job would have, so that plan versus execution knows the plan of every week the demo covers. A store
+// without the bot's state (a bare domain store in a test) gets none.
+type demoSnapshots struct {
+	store bot.Store
+	p     *domain.Policy
+	next  time.Time // the next midnight to take
+}
+
+func newDemoSnapshots(store domain.Store, p *domain.Policy, from time.Time) *demoSnapshots {
+	s, _ := store.(bot.Store)
+	loc := p.Calendar.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	y, m, d := from.In(loc).Date()
+	return &demoSnapshots{store: s, p: p, next: time.Date(y, m, d+1, 0, 0, 0, 0, loc)}
+}
+
+// until takes the snapshots of every midnight up to t.
+func (s *demoSnapshots) until(ctx context.Context, t time.Time) error {
+	for s.store != nil && !s.next.After(t) {
+		if _, err := bot.StorePrioritySnapshot(ctx, s.store, s.p, s.next, domain.DefaultDigestTop); err != nil {
+			return fmt.Errorf("demo: the priority snapshot of %s: %w", s.next.Format(time.DateOnly), err)
+		}
+		s.next = s.next.AddDate(0, 0, 1)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -121,6 +122,36 @@ func TestDemoCompany(t *testing.T) {
 				t.Errorf("triage queue %d", n)
 			}
 		})
+	}
+}
+
+// TestDemoHasItsPlans: the demo takes the daily priority snapshot at each midnight of its history,
+// as the bot would have, so every week it covers has a plan to measure against.
+func TestDemoHasItsPlans(t *testing.T) {
+	now := time.Date(2026, 3, 6, 17, 30, 0, 0, time.UTC) // Friday evening
+	db, _ := demoDB(t, now)
+	var dates []string
+	var latest struct {
+		Items []struct{ ID uint64 } `json:"items"`
+	}
+	if err := db.ViewState(context.Background(), func(tx domain.StateReader) error {
+		return tx.Scan("priority_snapshots", "", func(key string, val []byte) bool {
+			dates = append(dates, key)
+			latest.Items = nil
+			if err := json.Unmarshal(val, &latest); err != nil {
+				t.Errorf("snapshot %s: %v", key, err)
+			}
+			return true
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Four working weeks back from Friday reach into the first days of February: one a day since.
+	if len(dates) < 28 || dates[len(dates)-1] != "2026-03-06" {
+		t.Errorf("%d snapshots, the last of %q; want one a day up to today", len(dates), dates[len(dates)-1:])
+	}
+	if len(latest.Items) == 0 {
+		t.Errorf("today's snapshot holds no items")
 	}
 }
 
