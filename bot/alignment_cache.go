@@ -166,14 +166,7 @@ func (b *Bot) warmAlignment(ctx context.Context, now time.Time) {
 		if now.Before(w.To.Add(alignmentSettle)) {
 			continue
 		}
-		lacking := domain.TeamID("")
-		found := false
-		for _, t := range teams {
-			if _, missing, err := b.storedAlignment(ctx, []domain.Period{w}, t); err != nil || len(missing) > 0 {
-				lacking, found = t, true
-				break
-			}
-		}
+		lacking, found := b.missingAlignmentTeam(ctx, w, teams)
 		if !found {
 			continue
 		}
@@ -185,6 +178,29 @@ func (b *Bot) warmAlignment(ctx context.Context, now time.Time) {
 		}
 	}
 	b.pruneAlignment(ctx, now)
+}
+
+// missingAlignmentTeam is the first of teams whose report of week is not stored, read in one
+// transaction; found is false when all are there. A read that fails counts as missing.
+func (b *Bot) missingAlignmentTeam(ctx context.Context, week domain.Period, teams []domain.TeamID) (team domain.TeamID, found bool) {
+	err := b.store.ViewState(ctx, func(tx domain.StateReader) error {
+		found = false
+		for _, t := range teams {
+			raw, err := tx.Get(kvAlignmentReports, b.alignmentKey(week, t))
+			if err != nil {
+				return err
+			}
+			if raw == nil {
+				team, found = t, true
+				return nil
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return teams[0], true
+	}
+	return team, found
 }
 
 // pruneAlignment deletes stored reports of weeks that started more than snapshotKeepDays ago, and

@@ -366,40 +366,27 @@ func BuildAlignmentReports(tx ReadTx, p *Policy, week Period, snaps []PrioritySn
 		out[i], pi, plan = x.startWeek(week, team)
 	}
 	touched := map[ItemID]bool{}
-	var evs []Event
-	for _, id := range ids {
-		it, err := tx.Item(id)
-		if ErrorCode(err) == ENOTFOUND {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("alignment: reading item %d: %w", id, err)
-		}
+	err = readAlignmentItems(tx, ids, func(it Item, evs []Event) {
 		it.Details = "" // reports show an item's key and title
-		evs = evs[:0]
-		if err := tx.ItemEvents(id, func(e Event) bool {
-			e.Note = ""
-			evs = append(evs, e)
-			return true
-		}); err != nil {
-			return nil, fmt.Errorf("alignment: reading the history of item %d: %w", id, err)
-		}
-		_, planned := plan[id]
+		_, planned := plan[it.ID]
 		hist := evs
 		if planned {
 			hist = slices.Clone(evs) // kept for the plan's pass; evs is reused
 		}
 		alignSortHistory(hist)
-		x.items[id], x.hist[id] = it, hist
+		x.items[it.ID], x.hist[it.ID] = it, hist
 		for i := range out {
-			if x.scoreItem(&out[i], id, plan, false) {
-				touched[id] = true
+			if x.scoreItem(&out[i], it.ID, plan, false) {
+				touched[it.ID] = true
 			}
 		}
 		if !planned {
-			delete(x.items, id)
-			delete(x.hist, id)
+			delete(x.items, it.ID)
+			delete(x.hist, it.ID)
 		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	for i := range out {
 		x.finishWeek(&out[i], pi, touched)
@@ -452,23 +439,35 @@ func readAlignmentData(tx ReadTx, weeks []Period, snaps []PrioritySnapshot) (Ali
 		return AlignmentData{}, err
 	}
 	data := AlignmentData{Snapshots: sorted}
+	err = readAlignmentItems(tx, ids, func(it Item, evs []Event) {
+		data.Items = append(data.Items, it)
+		data.Events = append(data.Events, evs...)
+	})
+	return data, err
+}
+
+// readAlignmentItems calls fn with each of ids that exists and its history (ItemEvents), in order. fn
+// must not keep evs: its array is reused for the next item.
+func readAlignmentItems(tx ReadTx, ids []ItemID, fn func(it Item, evs []Event)) error {
+	var evs []Event
 	for _, id := range ids {
 		it, err := tx.Item(id)
 		if ErrorCode(err) == ENOTFOUND {
 			continue
 		}
 		if err != nil {
-			return AlignmentData{}, fmt.Errorf("alignment: reading item %d: %w", id, err)
+			return fmt.Errorf("alignment: reading item %d: %w", id, err)
 		}
-		data.Items = append(data.Items, it)
+		evs = evs[:0]
 		if err := tx.ItemEvents(id, func(e Event) bool {
-			data.Events = append(data.Events, e)
+			evs = append(evs, e)
 			return true
 		}); err != nil {
-			return AlignmentData{}, fmt.Errorf("alignment: reading the history of item %d: %w", id, err)
+			return fmt.Errorf("alignment: reading the history of item %d: %w", id, err)
 		}
+		fn(it, evs)
 	}
-	return data, nil
+	return nil
 }
 
 // AlignmentFingerprint names the parts of the policy a week's report depends on: the stages' order
