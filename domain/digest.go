@@ -527,9 +527,7 @@ func (b *digestBuilder) readWhole(tx ReadTx) error {
 		}
 	}
 	for _, it := range kept {
-		w := b.whole.get(it.ID)
-		*it = *w
-		it.DependsOn = slices.Clone(w.DependsOn) // each copy its own, as the pass's copies were
+		*it = b.whole.copyOf(it.ID)
 	}
 	for id := range b.handoffItems {
 		b.handoffItems[id] = *b.whole.get(id)
@@ -546,6 +544,13 @@ type wholeItems struct {
 func (w *wholeItems) get(id ItemID) *Item {
 	i, _ := slices.BinarySearch(w.ids, id)
 	return &w.items[i]
+}
+
+// copyOf is a copy of the item with its own DependsOn, as the digest's pass hands out.
+func (w *wholeItems) copyOf(id ItemID) Item {
+	it := *w.get(id)
+	it.DependsOn = slices.Clone(it.DependsOn)
+	return it
 }
 
 func (b *digestBuilder) isOpen(id ItemID) bool {
@@ -784,8 +789,7 @@ func (b *digestBuilder) byDue(refs []dueRef) []Item {
 	})
 	out := make([]Item, len(refs))
 	for k, ref := range refs {
-		out[k] = *b.whole.get(ref.id)
-		out[k].DependsOn = slices.Clone(out[k].DependsOn)
+		out[k] = b.whole.copyOf(ref.id)
 	}
 	return out
 }
@@ -926,9 +930,7 @@ func (t *loadTally) result(whole *wholeItems) ([]PersonLoad, []OverloadedPerson)
 		if t.loads[i].Overloaded {
 			o := OverloadedPerson{Load: t.loads[i]}
 			for _, r := range t.big[i][:t.nbig[i]] {
-				it := *whole.get(r.id)
-				it.DependsOn = slices.Clone(it.DependsOn)
-				o.Biggest = append(o.Biggest, it)
+				o.Biggest = append(o.Biggest, whole.copyOf(r.id))
 			}
 			over = append(over, o)
 		}

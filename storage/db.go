@@ -140,7 +140,7 @@ func (db *DB) Update(ctx context.Context, fn func(domain.Tx) error) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		return callSafely(func() error { return fn(db.txn(btx)) })
+		return CallSafely(func() error { return fn(db.txn(btx)) })
 	}
 	return db.write(run)
 }
@@ -160,21 +160,21 @@ func (db *DB) View(ctx context.Context, fn func(domain.ReadTx) error) error {
 		return err
 	}
 	return db.bolt.View(func(btx *bolt.Tx) error {
-		return callSafely(func() error { return fn(db.txn(btx)) })
+		return CallSafely(func() error { return fn(db.txn(btx)) })
 	})
 }
 
 // updateSolo is one bbolt Update per call, for writes that are rare or must not wait for a batch.
 func (db *DB) updateSolo(fn func(*txn) error) error {
 	return db.bolt.Update(func(btx *bolt.Tx) error {
-		return callSafely(func() error { return fn(db.txn(btx)) })
+		return CallSafely(func() error { return fn(db.txn(btx)) })
 	})
 }
 
-// callSafely turns a panic in a transaction function into an error, so a bug in one handler rolls
+// CallSafely turns a panic in a transaction function into an error, so a bug in one handler rolls
 // back its transaction instead of taking the process down (bbolt's Batch would otherwise recover it
-// in one mode and not in the other).
-func callSafely(fn func() error) (err error) {
+// in one mode and not in the other). The PostgreSQL store wraps its transactions in it too.
+func CallSafely(fn func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic in transaction: %v\n%s", p, debug.Stack())

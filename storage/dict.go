@@ -139,7 +139,7 @@ func (d *dictionary) id(s string) (uint64, error) {
 	if !d.btx.Writable() {
 		return 0, fmt.Errorf("storage: %q is not in the dictionary", s)
 	}
-	byID.FillPercent, byStr.FillPercent = appendFill, bolt.DefaultFillPercent
+	byID.FillPercent, byStr.FillPercent = fillPercent(bucketDictIDs), fillPercent(bucketDict)
 	id, err := byID.NextSequence()
 	if err != nil {
 		return 0, err

@@ -42,9 +42,10 @@ var currentBuckets = [][]byte{
 // and outbox entries keep more, since their values grow after they are written.
 func fillPercent(name []byte) float64 {
 	switch string(name) {
-	case string(bucketEventLog), string(bucketClosed), string(bucketAggEvents):
+	case string(bucketEventLog), string(bucketClosed), string(bucketAggEvents), string(bucketDictIDs):
 		return appendFill
-	case string(bucketItems), string(bucketEventByItem), string(bucketOutbox):
+	case string(bucketItems), string(bucketEventByItem), string(bucketOutbox), string(bucketOutboxPending):
+		// outbox_pending: entries are appended in key order and leave in roughly the same order.
 		return 0.9
 	}
 	return bolt.DefaultFillPercent

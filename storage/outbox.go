@@ -111,8 +111,6 @@ func (t *txn) Enqueue(effects ...domain.Effect) error {
 	if err != nil {
 		return err
 	}
-	// Entries are appended in key order and leave in roughly the same order: full pages waste nothing.
-	pending.FillPercent = 0.9
 	for _, e := range effects {
 		if err := domain.ValidEffect(e); err != nil {
 			return err
@@ -164,7 +162,6 @@ func (t *txn) finishEffect(id uint64, state domain.OutboxState, res domain.Outbo
 	if err != nil {
 		return err
 	}
-	done.FillPercent = 0.9
 	k := seqKey(id)
 	v := pending.Get(k)
 	if v == nil {
@@ -313,7 +310,7 @@ func (db *DB) MarkAttempt(ctx context.Context, owner string, id uint64, at time.
 	db.claims.mu.Unlock()
 	mine := held && cl.owner == owner && time.Now().Before(cl.until)
 	return db.write(func(btx *bolt.Tx) error {
-		return callSafely(func() error {
+		return CallSafely(func() error {
 			box := btx.Bucket(bucketOutboxPending)
 			k := seqKey(id)
 			v := box.Get(k)

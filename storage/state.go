@@ -74,7 +74,7 @@ func (db *DB) UpdateState(ctx context.Context, fn func(domain.StateTx) error) er
 			return err
 		}
 		st = &stateTx{t: db.txn(btx)}
-		return callSafely(func() error { return fn(st) })
+		return CallSafely(func() error { return fn(st) })
 	})
 	if err == nil && st != nil {
 		db.dropClaims(st.finished)
@@ -88,6 +88,6 @@ func (db *DB) ViewState(ctx context.Context, fn func(domain.StateReader) error) 
 		return err
 	}
 	return db.bolt.View(func(btx *bolt.Tx) error {
-		return callSafely(func() error { return fn(&stateTx{t: db.txn(btx)}) })
+		return CallSafely(func() error { return fn(&stateTx{t: db.txn(btx)}) })
 	})
 }

@@ -7,7 +7,6 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"net/url"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"workbot/domain"
+	"workbot/storage"
 )
 
 // Options tune Open. The zero value is the right choice for the bot.
@@ -197,7 +197,7 @@ func (s *Store) read(ctx context.Context, fn func(*txn) error) error {
 	}
 	defer func() { _ = tx.Rollback(context.Background()) }()
 	t := &txn{s: s, ctx: ctx, db: tx}
-	return callSafely(func() error { return fn(t) })
+	return storage.CallSafely(func() error { return fn(t) })
 }
 
 // write runs fn in a write transaction with retries. A commit whose outcome is unknown (the
@@ -249,7 +249,7 @@ func (s *Store) writeOnce(ctx context.Context, fn func(*txn) error) error {
 	// A connection still inside a transaction (a failed rollback) is discarded by the pool.
 	defer conn.Release()
 	t := &txn{s: s, ctx: ctx, db: conn, write: true}
-	err = callSafely(func() error { return fn(t) })
+	err = storage.CallSafely(func() error { return fn(t) })
 	if err != nil {
 		t.rollback()
 		if t.dbErr != nil && retryable(t.dbErr) && !retryable(err) {
@@ -302,15 +302,4 @@ func (s *Store) ioErr(op string, err error) error {
 		}
 	}
 	return fmt.Errorf("database %s: %s: %w", s.safeURL, op, err)
-}
-
-// callSafely turns a panic in a transaction function into an error, so a bug in one handler rolls
-// back its transaction instead of taking the process down.
-func callSafely(fn func() error) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("panic in transaction: %v\n%s", p, debug.Stack())
-		}
-	}()
-	return fn()
 }
