@@ -64,7 +64,7 @@ func (b *Bot) cmdAlignment(ctx context.Context, r replier, args []string) {
 		r.fail(ctx, err)
 		return
 	}
-	r.say(ctx, "Plan vs execution", alignmentBlocks(trend, b.policy, teamLabel(team))...)
+	r.say(ctx, "Plan vs execution", alignmentBlocks(trend, b.policy, teamName(b.policy, team.ID))...)
 }
 
 // findTeam matches a team by ID or name, ignoring case.
@@ -93,16 +93,6 @@ func (b *Bot) unknownTeam(name string) string {
 	return msg + " Teams: " + capList(teams, 40) + "."
 }
 
-func teamLabel(t domain.Team) string {
-	switch {
-	case t.ID == "":
-		return ""
-	case t.Name != "":
-		return t.Name
-	}
-	return string(t.ID)
-}
-
 // Bar characters of the trend: one per category, as in the legend.
 const (
 	barPlanned   = "█"
@@ -123,7 +113,7 @@ func alignmentBlocks(trend []domain.Alignment, p *domain.Policy, team string) []
 	if a == nil {
 		return append(b, section("No complete week yet."))
 	}
-	loc := calendarLoc(p)
+	loc := p.Calendar.Loc()
 	b = append(b, contextText("Last week: "+weekSpan(a.Week, loc)+" · "+planLine(*a, loc)))
 
 	lines := []string{"*Last week*"}
@@ -150,13 +140,6 @@ func alignmentBlocks(trend []domain.Alignment, p *domain.Policy, team string) []
 		"without ever being triaged. Other: prioritised work outside that top N. Each item scores its size once in "+
 		"a week it moved forward; idle and time in the top count working days."))
 	return fitBlocks(b, maxMessageBlocks, "")
-}
-
-func calendarLoc(p *domain.Policy) *time.Location {
-	if p.Calendar.Location != nil {
-		return p.Calendar.Location
-	}
-	return time.UTC
 }
 
 // weekSpan names a week by its first and last day.
@@ -287,7 +270,7 @@ func shareBar(s domain.AlignmentShares, width int) string {
 // alignmentDigestSection is the digest's few lines on last week: the three shares and the first
 // neglected priorities.
 func alignmentDigestSection(a domain.Alignment, p *domain.Policy) string {
-	loc := calendarLoc(p)
+	loc := p.Calendar.Loc()
 	lines := []string{"📐 *Plan vs execution* (last week, " + weekSpan(a.Week, loc) + ")"}
 	switch {
 	case !a.SharesDefined && !a.PlanKnown:

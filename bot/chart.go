@@ -96,7 +96,7 @@ func digestChartPNG(loads []domain.PersonLoad, days []domain.Date, samples []map
 		wipPlot.Legend.Left = true
 	}
 
-	alignPlot, err := alignmentPlot(trend, calendarLoc(p))
+	alignPlot, err := alignmentPlot(trend, p.Calendar.Loc())
 	if err != nil {
 		return nil, err
 	}

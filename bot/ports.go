@@ -52,8 +52,3 @@ type EventDeduper interface {
 type Leader interface {
 	Lead(ctx context.Context) (context.Context, error)
 }
-
-// Pinger reports whether the store is reachable and writable, for /readyz.
-type Pinger interface {
-	Ping(ctx context.Context) error
-}

@@ -96,14 +96,20 @@ func nudgeBlocks(it domain.Item, p *domain.Policy, now time.Time) []slack.Block 
 	}
 }
 
-// sampleWIP stores today's open items per stage, the series behind the digest's WIP chart.
+// sampleWIP stores today's open items per stage, the series behind the digest's WIP chart. The counts
+// are the store's aggregate, kept with the items, so the sample reads a few keys, not every open item.
 func (b *Bot) sampleWIP(ctx context.Context, now time.Time) {
-	wip := map[domain.StageID]int{}
+	var wip map[domain.StageID]int
 	err := b.store.View(ctx, func(tx domain.ReadTx) error {
-		return tx.OpenItems(func(it domain.Item) bool { wip[it.Stage]++; return true })
+		counts, err := tx.OpenCounts()
+		wip = counts.ByStage
+		return err
 	})
 	if err != nil {
 		return
+	}
+	if wip == nil {
+		wip = map[domain.StageID]int{} // stored as {}, like a day with counts
 	}
 	raw, _ := json.Marshal(wip)
 	err = b.store.UpdateState(ctx, func(tx domain.StateTx) error {

@@ -37,7 +37,8 @@ type calPoint struct {
 	tod time.Duration
 }
 
-func (c Calendar) loc() *time.Location {
+// Loc is the calendar's time zone, UTC when none is set.
+func (c Calendar) Loc() *time.Location {
 	if c.Location == nil {
 		return time.UTC
 	}
@@ -45,7 +46,7 @@ func (c Calendar) loc() *time.Location {
 }
 
 func (c Calendar) point(t time.Time) calPoint {
-	t = t.In(c.loc())
+	t = t.In(c.Loc())
 	y, m, d := t.Date()
 	h, mi, s := t.Clock()
 	tod := time.Duration(h)*time.Hour + time.Duration(mi)*time.Minute + time.Duration(s)*time.Second +
@@ -79,7 +80,7 @@ func (c Calendar) IsWorkingDay(d Date) bool {
 
 // Today is the date of now in the calendar's time zone (UTC when Location is nil).
 func (c Calendar) Today(now time.Time) Date {
-	return DateOf(now.In(c.loc()))
+	return DateOf(now.In(c.Loc()))
 }
 
 // WorkingDaysBetween counts the working days d with from <= d < to: "working days left before to".
@@ -208,7 +209,7 @@ func (c Calendar) instant(p calPoint) time.Time {
 	tod -= mi * time.Minute
 	s := tod / time.Second
 	tod -= s * time.Second
-	return time.Date(y, m, d, int(h), int(mi), int(s), int(tod), c.loc())
+	return time.Date(y, m, d, int(h), int(mi), int(s), int(tod), c.Loc())
 }
 
 // daysFromCivil is the number of days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar
@@ -278,7 +279,7 @@ type preparedCalendar struct {
 }
 
 func (c Calendar) prepare() preparedCalendar {
-	pc := preparedCalendar{loc: c.loc()}
+	pc := preparedCalendar{loc: c.Loc()}
 	for w := time.Sunday; w <= time.Saturday; w++ {
 		pc.weekdays[w] = c.weekdayOn(w)
 		if pc.weekdays[w] {

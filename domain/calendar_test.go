@@ -128,7 +128,7 @@ func calTestNaiveWorkingTime(c Calendar, from, to time.Time) time.Duration {
 	if !to.After(from) {
 		return 0
 	}
-	loc := c.loc()
+	loc := c.Loc()
 	from, to = from.In(loc), to.In(loc)
 	tod := func(t time.Time) time.Duration {
 		h, m, s := t.Clock()
@@ -162,7 +162,7 @@ func calTestInstant(r *rand.Rand) time.Time {
 // calTestClean reports whether t's wall-clock time is unambiguous: DST days' 02:00–03:00 is skipped or
 // repeated, so wall-clock positions there do not map back to one instant.
 func calTestClean(c Calendar, t time.Time) bool {
-	l := t.In(c.loc())
+	l := t.In(c.Loc())
 	_, off0 := time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, l.Location()).Zone()
 	_, off1 := time.Date(l.Year(), l.Month(), l.Day(), 23, 0, 0, 0, l.Location()).Zone()
 	return off0 == off1 || l.Hour() != 2

@@ -947,7 +947,7 @@ func flowOfPeriod(tx ReadTx, p *Policy, from, to time.Time, f *Flow) error {
 		return fmt.Errorf("digest: counting created events: %w", err)
 	}
 	f.Created = created
-	loc := p.Calendar.loc()
+	loc := p.Calendar.Loc()
 	var cycle []time.Duration
 	if err := tx.ClosedBetween(from, to, func(c Closure) bool {
 		switch c.Resolution {

@@ -430,10 +430,7 @@ type demoSnapshots struct {
 
 func newDemoSnapshots(store domain.Store, p *domain.Policy, from time.Time) *demoSnapshots {
 	s, _ := store.(bot.Store)
-	loc := p.Calendar.Location
-	if loc == nil {
-		loc = time.UTC
-	}
+	loc := p.Calendar.Loc()
 	y, m, d := from.In(loc).Date()
 	return &demoSnapshots{store: s, p: p, next: time.Date(y, m, d+1, 0, 0, 0, 0, loc)}
 }

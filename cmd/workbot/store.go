@@ -20,7 +20,6 @@ var (
 	_ bot.Store        = (*pgstore.Store)(nil)
 	_ bot.EventDeduper = (*pgstore.Store)(nil)
 	_ bot.Leader       = (*pgstore.Store)(nil)
-	_ bot.Pinger       = (*pgstore.Store)(nil)
 )
 
 // readStore is what the operator commands read from either store.
