@@ -203,21 +203,15 @@ func (b *Bot) handleDM(ctx context.Context, ev *slackevents.MessageEvent) {
 		section("📝 Shall I file this as a work request? I'll prefill the form from your message."),
 		actions("file_dm", primary(button(ActionFileDM, ev.Channel+"|"+ev.TimeStamp, "File this as a request"))),
 	}
-	raw, err := jsonBlocks(blocks)
+	raw, err := json.Marshal(blocks)
 	if err != nil {
 		b.log.Error().Err(err).Msg("DM offer blocks")
 		return
 	}
 	err = b.store.UpdateState(ctx, func(tx domain.StateTx) error {
-		marker := ev.Channel + "|" + ev.TimeStamp
-		if v, err := tx.Get(kvDMOffers, marker); err != nil || v != nil {
-			return err
-		}
-		if err := tx.Put(kvDMOffers, marker, []byte{1}); err != nil {
-			return err
-		}
 		e := &effects{b: b, st: tx, key: "user:" + string(user)}
-		e.add(effPost, e.key, dmLane(user), effect{Channel: ev.Channel, Thread: ev.TimeStamp, Text: "Shall I file this as a work request?", Blocks: raw})
+		e.once(kvDMOffers, ev.Channel+"|"+ev.TimeStamp, effPost, e.key, dmLane(user),
+			effect{Channel: ev.Channel, Thread: ev.TimeStamp, Text: "Shall I file this as a work request?", Blocks: raw})
 		return e.flush(tx)
 	})
 	if err != nil {
@@ -338,34 +332,24 @@ func (b *Bot) fileReaction(ctx context.Context, ev *slackevents.ReactionAddedEve
 	}
 }
 
-func jsonBlocks(blocks []slack.Block) ([]byte, error) { return json.Marshal(blocks) }
-
 // maxSimilar is how many likely duplicates a form or an item message offers.
 const maxSimilar = 3
 
 // intakeModalWithSimilar is the intake modal, with likely duplicates of its title when it has one.
 func (b *Bot) intakeModalWithSimilar(ctx context.Context, f intakeForm) slack.ModalViewRequest {
 	if strings.TrimSpace(f.Title) != "" {
-		f.Similar = b.similarItems(ctx, f.Title+"\n"+f.Details, 0)
+		f.Similar = b.similarItems(ctx, f.Title+"\n"+f.Details)
 	}
 	return intakeModal(f, b.policy)
 }
 
-// similarItems are the open items whose text is most like text, except one, best first.
-func (b *Bot) similarItems(ctx context.Context, text string, except domain.ItemID) []similarItem {
+// similarItems are the open items whose text is most like text, best first; nil when the lookup fails.
+func (b *Bot) similarItems(ctx context.Context, text string) []similarItem {
 	var out []similarItem
 	err := b.store.View(ctx, func(tx domain.ReadTx) error {
-		out = nil
-		ms, err := tx.SimilarOpenItems(text, except, maxSimilar)
-		if err != nil {
-			return err
-		}
-		for _, m := range ms {
-			if it, err := tx.Item(m.Item); err == nil {
-				out = append(out, similarItem{Item: it})
-			}
-		}
-		return nil
+		var err error
+		out, err = similarIn(tx, text, 0)
+		return err
 	})
 	if err != nil {
 		b.log.Warn().Err(err).Msg("looking for likely duplicates failed")
@@ -374,13 +358,29 @@ func (b *Bot) similarItems(ctx context.Context, text string, except domain.ItemI
 	return out
 }
 
+// similarIn is up to maxSimilar open items whose text is most like text, best first, leaving out the
+// item except, each read whole.
+func similarIn(tx domain.ReadTx, text string, except domain.ItemID) ([]similarItem, error) {
+	ms, err := tx.SimilarOpenItems(text, except, maxSimilar)
+	if err != nil {
+		return nil, err
+	}
+	var out []similarItem
+	for _, m := range ms {
+		if it, err := tx.Item(m.Item); err == nil {
+			out = append(out, similarItem{Item: it})
+		}
+	}
+	return out, nil
+}
+
 // titleEntered refreshes the intake form's likely duplicates for the title just entered. The form is
 // updated in place (with its hash, so a newer edit is never overwritten), keeping what was typed.
 func (b *Bot) titleEntered(ctx context.Context, cb slack.InteractionCallback, title string) {
 	v := cb.View
 	src, requester := formFromMeta(v.PrivateMetadata)
 	f := intakeForm{Title: title, Details: formValue(cb, BlockDetails), Source: src, Requester: requester}
-	f.Similar = b.similarItems(ctx, f.Title+"\n"+f.Details, 0)
+	f.Similar = b.similarItems(ctx, f.Title+"\n"+f.Details)
 	if _, err := b.api.api.UpdateViewContext(ctx, intakeModal(f, b.policy), "", v.Hash, v.ID); err != nil {
 		b.log.Debug().Err(err).Msg("could not refresh the likely duplicates")
 	}

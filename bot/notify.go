@@ -63,14 +63,9 @@ func (b *Bot) loadItemView(ctx context.Context, id domain.ItemID, withEvents boo
 			}
 		}
 		if it.Open() && it.Stage == b.policy.Workflow.Initial {
-			ms, err := tx.SimilarOpenItems(it.Title+"\n"+it.Details, it.ID, maxSimilar)
-			if err != nil {
+			var err error
+			if v.Similar, err = similarIn(tx, it.Title+"\n"+it.Details, it.ID); err != nil {
 				return err
-			}
-			for _, m := range ms {
-				if s, err := tx.Item(m.Item); err == nil {
-					v.Similar = append(v.Similar, similarItem{Item: s})
-				}
 			}
 		}
 		if withEvents {
