@@ -449,10 +449,7 @@ func (s *demoSnapshots) until(ctx context.Context, t time.Time) error {
 // workingBefore is the instant d of working time before now: WorkingTime(result, now) == d. Counting
 // back in working time keeps the demo's stall clocks the same whichever day it starts on.
 func workingBefore(cal domain.Calendar, now time.Time, d time.Duration) time.Time {
-	loc := cal.Location
-	if loc == nil {
-		loc = time.UTC
-	}
+	loc := cal.Loc()
 	now = now.In(loc)
 	date := domain.DateOf(now)
 	end := now

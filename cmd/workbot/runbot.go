@@ -7,11 +7,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"workbot/bot"
-	"workbot/storage"
 )
-
-// Both stores give the bot everything it keeps; this fails to compile if one falls behind the port.
-var _ bot.Store = (*storage.DB)(nil)
 
 // startBot runs the Slack runtime (Socket Mode loop, handlers and scheduler) until ctx is cancelled.
 // A graceful stop returns nil.

@@ -102,11 +102,13 @@ func (c *cli) exportProgress(src readStore, events bool) readStore {
 	if events {
 		table, unit = "events", "events"
 	}
-	var total int64
-	if counts, err := src.Counts(); err == nil {
-		total = counts[table]
+	p := c.progress("export", unit, 0)
+	if p.on { // counting every table is work only a progress line needs
+		if counts, err := src.Counts(); err == nil {
+			p.total = counts[table]
+		}
 	}
-	return progressExport{readStore: src, p: c.progress("export", unit, total)}
+	return progressExport{readStore: src, p: p}
 }
 
 func (c *cli) finishProgress(src readStore) {
@@ -129,9 +131,6 @@ func (c *cli) backupWithProgress(src *storage.DB, out string) error {
 // pgBackupHint: a PostgreSQL database is backed up with PostgreSQL's own tools, which copy a
 // consistent snapshot while replicas keep writing.
 func (c *cli) pgBackupHint(url, out string) int {
-	if out == "" {
-		out = "workbot.dump"
-	}
 	fmt.Fprintf(c.stderr, `workbot: backup copies bbolt files; back a PostgreSQL database up with pg_dump, which takes a
 consistent snapshot while the replicas keep running (give the password through PGPASSWORD or ~/.pgpass):
 
