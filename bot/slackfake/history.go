@@ -217,6 +217,33 @@ func (f *Fake) historyChannelLocked(r *request) (*channel, *apiError) {
 	return c, nil
 }
 
+// parseCursorParam reads a history method's cursor: the position it names, or -1 without one.
+func parseCursorParam(p params) (int64, *apiError) {
+	cur := p.get("cursor")
+	if cur == "" {
+		return -1, nil
+	}
+	us, ok := parseHistoryCursor(cur)
+	if !ok {
+		return 0, fail("invalid_cursor")
+	}
+	return us, nil
+}
+
+// historyPageLocked answers a history method with the first limit of picked, and a cursor to the
+// rest when there is more.
+func (f *Fake) historyPageLocked(c *channel, picked []*Message, limit int, withMeta bool) map[string]any {
+	msgs := []any{}
+	for _, m := range picked[:min(limit, len(picked))] {
+		msgs = append(msgs, f.historyMessageLocked(c, m, withMeta))
+	}
+	resp := map[string]any{"messages": msgs, "has_more": len(picked) > limit}
+	if len(picked) > limit {
+		resp["response_metadata"] = map[string]any{"next_cursor": historyCursor(picked[limit].TS)}
+	}
+	return resp
+}
+
 // conversationsHistory lists top-level messages newest first
 // (https://docs.slack.dev/reference/methods/conversations.history): limit
 // defaults to 100 and stops at 999; has_more and
@@ -227,13 +254,9 @@ func (f *Fake) conversationsHistory(r *request) (map[string]any, *apiError) {
 		return nil, aerr
 	}
 	limit := parseLimit(r.p, 100, 999)
-	var from int64 = -1
-	if cur := r.p.get("cursor"); cur != "" {
-		us, ok := parseHistoryCursor(cur)
-		if !ok {
-			return nil, fail("invalid_cursor")
-		}
-		from = us
+	from, aerr := parseCursorParam(r.p)
+	if aerr != nil {
+		return nil, aerr
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -251,14 +274,8 @@ func (f *Fake) conversationsHistory(r *request) (map[string]any, *apiError) {
 		}
 		picked = append(picked, m)
 	}
-	msgs := []any{}
-	for _, m := range picked[:min(limit, len(picked))] {
-		msgs = append(msgs, f.historyMessageLocked(c, m, withMeta))
-	}
-	resp := map[string]any{"messages": msgs, "has_more": len(picked) > limit, "pin_count": 0}
-	if len(picked) > limit {
-		resp["response_metadata"] = map[string]any{"next_cursor": historyCursor(picked[limit].TS)}
-	}
+	resp := f.historyPageLocked(c, picked, limit, withMeta)
+	resp["pin_count"] = 0
 	if l := r.p.get("latest"); l != "" {
 		resp["latest"] = l
 	}
@@ -275,13 +292,9 @@ func (f *Fake) conversationsReplies(r *request) (map[string]any, *apiError) {
 		return nil, aerr
 	}
 	limit := parseLimit(r.p, 1000, 1000)
-	var from int64 = -1
-	if cur := r.p.get("cursor"); cur != "" {
-		us, ok := parseHistoryCursor(cur)
-		if !ok {
-			return nil, fail("invalid_cursor")
-		}
-		from = us
+	from, aerr := parseCursorParam(r.p)
+	if aerr != nil {
+		return nil, aerr
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -318,13 +331,5 @@ func (f *Fake) conversationsReplies(r *request) (map[string]any, *apiError) {
 		}
 		picked = append(picked, x)
 	}
-	msgs := []any{}
-	for _, x := range picked[:min(limit, len(picked))] {
-		msgs = append(msgs, f.historyMessageLocked(c, x, withMeta))
-	}
-	resp := map[string]any{"messages": msgs, "has_more": len(picked) > limit}
-	if len(picked) > limit {
-		resp["response_metadata"] = map[string]any{"next_cursor": historyCursor(picked[limit].TS)}
-	}
-	return resp, nil
+	return f.historyPageLocked(c, picked, limit, withMeta), nil
 }
