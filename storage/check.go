@@ -133,16 +133,18 @@ func checkRecords(tx *bolt.Tx, p *problems) {
 	checkItems(tx, p)
 	checkHandoffs(tx, p)
 	checkPeople(tx, p)
-	checkEvents(tx, p)
+	// One dictionary for both passes over the log: the first lookup loads it whole.
+	dict := &dictionary{btx: tx, cache: newDictCache()}
+	checkEvents(tx, dict, p)
 	checkOutbox(tx, p)
 	checkSources(tx, p)
 	checkTextIndex(tx, p)
-	checkAggregates(tx, p)
+	checkAggregates(tx, dict, p)
 }
 
 // checkAggregates recounts every aggregate from the records (aggregates.go) and compares, key for key
 // and in both directions: a missing key, a stale one and a wrong count are each reported.
-func checkAggregates(tx *bolt.Tx, p *problems) {
+func checkAggregates(tx *bolt.Tx, dict *dictionary, p *problems) {
 	open := newOpenTally()
 	closed := tx.Bucket(bucketClosed)
 	items := tx.Bucket(bucketItems)
@@ -184,7 +186,6 @@ func checkAggregates(tx *bolt.Tx, p *problems) {
 	checkRank(tx, p)
 
 	hourly := map[string][]int64{}
-	dict := &dictionary{btx: tx, cache: newDictCache()}
 	ec := tx.Bucket(bucketEventLog).Cursor()
 	for k, v := ec.First(); k != nil && !p.full(); k, v = ec.Next() {
 		if e, err := eventFromLog(k, v, dict); err == nil {
@@ -396,10 +397,9 @@ func checkPeople(tx *bolt.Tx, p *problems) {
 
 // checkEvents: every event decodes; every event with an item is referenced by that item exactly
 // once, in Seq order; every reference points to an event of that item.
-func checkEvents(tx *bolt.Tx, p *problems) {
+func checkEvents(tx *bolt.Tx, dict *dictionary, p *problems) {
 	log := tx.Bucket(bucketEventLog)
 	byItem := tx.Bucket(bucketEventByItem)
-	dict := &dictionary{btx: tx, cache: newDictCache()}
 	checkDictionary(tx, p)
 	var maxSeq uint64
 	withItem := 0
